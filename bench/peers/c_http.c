@@ -1,0 +1,337 @@
+/* c_http: a minimal single-threaded epoll HTTP/1.1 server, the "limit of one
+ * core" that the load comparison measures the Python servers against.
+ *
+ * Level-triggered epoll, non-blocking sockets, one thread. Each connection
+ * has a small input window; a request ends at "\r\n\r\n" and is followed by
+ * Content-Length body bytes, which are read and thrown away as they stream
+ * (never buffered whole). Every complete request in the window is answered
+ * in order into one output buffer, written with ONE write() per read event,
+ * so pipelined requests cost one syscall. EPOLLOUT is armed only while
+ * output is pending, and reading pauses meanwhile (back-pressure).
+ * Keep-alive is the HTTP/1.1 default; "Connection: close" and HTTP/1.0
+ * without "Connection: keep-alive" close after the response.
+ *
+ * No Date header: none of the compared servers send one, so the response is
+ * byte-for-byte the same everywhere.
+ *
+ * usage: c_http [--host 127.0.0.1] [--port 8080]
+ */
+#include "common.h"
+
+#include <ctype.h>
+#include <sys/epoll.h>
+
+enum {
+    IN_CAP = 16 * 1024,        /* request headers must fit in this window */
+    SCRATCH_CAP = 256 * 1024,  /* body bytes are read into this and dropped */
+    MAX_EVENTS = 512,
+};
+
+static const char RESPONSE[] =
+    "HTTP/1.1 200 OK\r\n"
+    "content-type: text/html\r\n"
+    "content-length: 28\r\n"
+    "\r\n"
+    "Hello! I am an epoll server.";
+static const char RESPONSE_400[] =
+    "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+static const char RESPONSE_431[] =
+    "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+    "content-length: 0\r\nconnection: close\r\n\r\n";
+static const char RESPONSE_501[] =
+    "HTTP/1.1 501 Not Implemented\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
+
+struct conn {
+    int fd;
+    int writing;        /* EPOLLOUT armed, EPOLLIN disarmed */
+    int req_close;      /* the request being read asked to close */
+    int close_after;    /* stop parsing; close once the output is flushed */
+    size_t body_left;   /* body bytes of the current request still to skip */
+    size_t in_len;
+    char *out;
+    size_t out_len, out_off, out_cap;
+    char in[IN_CAP];
+};
+
+static int epfd;
+static struct conn **conns;   /* indexed by fd */
+static size_t conns_cap;
+static char scratch[SCRATCH_CAP];
+
+static void conn_close(struct conn *c)
+{
+    close(c->fd);   /* also removes it from the epoll set */
+    conns[c->fd] = NULL;
+    free(c->out);
+    free(c);
+}
+
+static void out_append(struct conn *c, const char *data, size_t len)
+{
+    if (c->out_len + len > c->out_cap) {
+        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
+        while (cap < c->out_len + len)
+            cap *= 2;
+        c->out = realloc(c->out, cap);
+        if (!c->out)
+            die("realloc");
+        c->out_cap = cap;
+    }
+    memcpy(c->out + c->out_len, data, len);
+    c->out_len += len;
+}
+
+static void set_interest(struct conn *c, int writing)
+{
+    struct epoll_event ev = {.events = writing ? EPOLLOUT : EPOLLIN, .data.fd = c->fd};
+    epoll_ctl(epfd, EPOLL_CTL_MOD, c->fd, &ev);
+    c->writing = writing;
+}
+
+/* Does the comma-separated header value contain this token (any case)? */
+static int has_token(const char *v, size_t n, const char *token)
+{
+    size_t t = strlen(token);
+    for (size_t i = 0; i + t <= n; i++) {
+        if (strncasecmp(v + i, token, t) == 0
+            && (i == 0 || v[i - 1] == ',' || v[i - 1] == ' ')
+            && (i + t == n || v[i + t] == ',' || v[i + t] == ' '))
+            return 1;
+    }
+    return 0;
+}
+
+/* Parse one request head [p, p+n) ending in "\r\n\r\n". Returns 0, or the
+ * error response to send before closing. */
+static const char *parse_head(struct conn *c, const char *p, size_t n)
+{
+    const char *end = p + n - 2;   /* points at the final "\r\n" */
+    const char *eol = memchr(p, '\r', (size_t)(end - p) + 1);
+    /* Request line: METHOD SP TARGET SP HTTP/1.x (RFC 9112 section 3). */
+    if (!eol || eol - p < 14 || memcmp(eol - 8, "HTTP/1.", 7) != 0)
+        return RESPONSE_400;
+    int http10 = eol[-1] == '0';
+    int keep_alive = !http10, closing = 0;
+    size_t content_length = 0;
+
+    for (const char *line = eol + 2; line < end; line = eol + 2) {
+        eol = memchr(line, '\r', (size_t)(end - line) + 1);
+        const char *colon = memchr(line, ':', (size_t)(eol - line));
+        if (!colon)
+            return RESPONSE_400;
+        size_t name_len = (size_t)(colon - line);
+        const char *v = colon + 1, *ve = eol;
+        while (v < ve && (*v == ' ' || *v == '\t'))
+            v++;
+        while (ve > v && (ve[-1] == ' ' || ve[-1] == '\t'))
+            ve--;
+        if (name_len == 14 && strncasecmp(line, "content-length", 14) == 0) {
+            if (v == ve)
+                return RESPONSE_400;
+            content_length = 0;
+            for (const char *d = v; d < ve; d++) {
+                if (!isdigit((unsigned char)*d) || content_length > (SIZE_MAX - 9) / 10)
+                    return RESPONSE_400;
+                content_length = content_length * 10 + (size_t)(*d - '0');
+            }
+        } else if (name_len == 10 && strncasecmp(line, "connection", 10) == 0) {
+            if (has_token(v, (size_t)(ve - v), "close"))
+                closing = 1;
+            else if (has_token(v, (size_t)(ve - v), "keep-alive"))
+                keep_alive = 1;
+        } else if (name_len == 17 && strncasecmp(line, "transfer-encoding", 17) == 0) {
+            return RESPONSE_501;   /* chunked bodies: out of scope here */
+        }
+    }
+    c->body_left = content_length;
+    c->req_close = closing || !keep_alive;
+    return NULL;
+}
+
+static void respond(struct conn *c)
+{
+    out_append(c, RESPONSE, sizeof RESPONSE - 1);
+    if (c->req_close)
+        c->close_after = 1;
+}
+
+/* Answer every complete request in the window, keep the incomplete tail. */
+static void process_input(struct conn *c)
+{
+    size_t pos = 0;
+    while (pos < c->in_len && !c->close_after) {
+        if (c->body_left) {
+            size_t n = c->in_len - pos;
+            if (n > c->body_left)
+                n = c->body_left;
+            pos += n;
+            c->body_left -= n;
+            if (c->body_left == 0)
+                respond(c);
+            continue;
+        }
+        const char *start = c->in + pos;
+        const char *hend = memmem(start, c->in_len - pos, "\r\n\r\n", 4);
+        if (!hend) {
+            if (pos == 0 && c->in_len == IN_CAP) {
+                out_append(c, RESPONSE_431, sizeof RESPONSE_431 - 1);
+                c->close_after = 1;
+            }
+            break;
+        }
+        size_t head_len = (size_t)(hend - start) + 4;
+        const char *err = parse_head(c, start, head_len);
+        pos += head_len;
+        if (err) {
+            out_append(c, err, strlen(err));
+            c->close_after = 1;
+        } else if (c->body_left == 0) {
+            respond(c);
+        }
+    }
+    if (c->close_after)
+        pos = c->in_len;   /* whatever follows a closing request is dropped */
+    if (pos) {
+        memmove(c->in, c->in + pos, c->in_len - pos);
+        c->in_len -= pos;
+    }
+}
+
+/* Write pending output. Returns -1 when the connection was closed. */
+static int flush_output(struct conn *c)
+{
+    while (c->out_off < c->out_len) {
+        ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                if (!c->writing)
+                    set_interest(c, 1);
+                return 0;
+            }
+            conn_close(c);
+            return -1;
+        }
+        c->out_off += (size_t)n;
+    }
+    c->out_off = c->out_len = 0;
+    if (c->close_after) {
+        conn_close(c);
+        return -1;
+    }
+    if (c->writing)
+        set_interest(c, 0);
+    return 0;
+}
+
+static void on_readable(struct conn *c)
+{
+    ssize_t n;
+    if (c->body_left >= IN_CAP && c->in_len == 0) {
+        /* A large body streams straight into the scratch area, never past
+         * its end, so the next request's bytes stay in the socket. */
+        size_t want = c->body_left < SCRATCH_CAP ? c->body_left : SCRATCH_CAP;
+        n = read(c->fd, scratch, want);
+        if (n > 0) {
+            c->body_left -= (size_t)n;
+            if (c->body_left == 0)
+                respond(c);
+            flush_output(c);
+            return;
+        }
+    } else {
+        n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
+    }
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
+        conn_close(c);
+        return;
+    }
+    if (n < 0)
+        return;
+    c->in_len += (size_t)n;
+    process_input(c);
+    if (c->out_len)
+        flush_output(c);
+}
+
+static void on_accept(int lfd)
+{
+    for (;;) {
+        int fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN)
+                perror("accept4");
+            return;
+        }
+        if ((size_t)fd >= conns_cap) {
+            size_t cap = conns_cap ? conns_cap : 1024;
+            while (cap <= (size_t)fd)
+                cap *= 2;
+            conns = realloc(conns, cap * sizeof *conns);
+            if (!conns)
+                die("realloc");
+            memset(conns + conns_cap, 0, (cap - conns_cap) * sizeof *conns);
+            conns_cap = cap;
+        }
+        /* asyncio and uvloop disable Nagle on every TCP connection; so do we. */
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        struct conn *c = calloc(1, sizeof *c);
+        if (!c)
+            die("calloc");
+        c->fd = fd;
+        conns[fd] = c;
+        struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+        if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)
+            die("epoll_ctl");
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *host = "127.0.0.1";
+    int port = 8080;
+    parse_host_port(argc, argv, &host, &port);
+    raise_nofile();
+    install_signals();
+
+    int lfd = listen_tcp(host, port);
+    epfd = epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0)
+        die("epoll_create1");
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = lfd};
+    if (epoll_ctl(epfd, EPOLL_CTL_ADD, lfd, &ev) < 0)
+        die("epoll_ctl");
+
+    struct epoll_event events[MAX_EVENTS];
+    while (!stop_requested) {
+        int n = epoll_wait(epfd, events, MAX_EVENTS, -1);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            die("epoll_wait");
+        }
+        for (int i = 0; i < n; i++) {
+            int fd = events[i].data.fd;
+            if (fd == lfd) {
+                on_accept(lfd);
+                continue;
+            }
+            struct conn *c = conns[fd];
+            if (!c)
+                continue;
+            if (c->writing) {
+                if (events[i].events & (EPOLLERR | EPOLLHUP))
+                    conn_close(c);
+                else
+                    flush_output(c);
+            } else {
+                on_readable(c);   /* ERR/HUP surface as a failing read */
+            }
+        }
+    }
+    return 0;
+}
