@@ -1,0 +1,45 @@
+"""What the Python peers share: the --loop switch, the fd limit, SIGTERM."""
+import argparse
+import asyncio
+import resource
+import signal
+
+
+def parse_args(description, default_port):
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=default_port)
+    parser.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    return parser.parse_args()
+
+
+def raise_nofile():
+    """The idle-connections benchmark opens 10,000 sockets: take the hard limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def new_loop(kind):
+    if kind == "uvloop":
+        import uvloop
+
+        return uvloop.new_event_loop()
+    return asyncio.new_event_loop()
+
+
+def serve_forever(protocol_factory, args):
+    """Serve on args.host:args.port until SIGTERM or SIGINT."""
+    raise_nofile()
+    loop = new_loop(args.loop)
+    asyncio.set_event_loop(loop)
+    server = loop.run_until_complete(
+        loop.create_server(protocol_factory, args.host, args.port, backlog=4096)
+    )
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, loop.stop)
+    try:
+        loop.run_forever()
+    finally:
+        server.close()
+        loop.close()
