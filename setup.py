@@ -1,0 +1,38 @@
+"""Builds the Cython extensions; all metadata lives in pyproject.toml.
+
+CYREACTOR_DEBUG=1 builds with line tracing and the CYREACTOR_DEBUG define
+(assertions on internal invariants); CYREACTOR_CFLAGS adds compiler flags
+(the sanitizer and fuzz builds use it).
+"""
+import glob
+import os
+import shlex
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+debug = os.environ.get("CYREACTOR_DEBUG") == "1"
+extra_cflags = ["-O2"] + shlex.split(os.environ.get("CYREACTOR_CFLAGS", ""))
+macros = [("CYTHON_TRACE_NOGIL", "1"), ("CYREACTOR_DEBUG", "1")] if debug else []
+
+extensions = [
+    Extension(
+        "cyreactor." + os.path.splitext(os.path.basename(path))[0],
+        [path],
+        define_macros=macros,
+        extra_compile_args=extra_cflags,
+        extra_link_args=shlex.split(os.environ.get("CYREACTOR_LDFLAGS", "")),
+    )
+    for path in sorted(glob.glob("src/cyreactor/*.pyx"))
+]
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        compiler_directives={
+            "language_level": 3,
+            "embedsignature": True,
+            "linetrace": debug,
+        },
+    ),
+)
