@@ -1,0 +1,143 @@
+# A strict, incremental HTTP/1.1 request parser (RFC 9112) over const char*.
+#
+# The parser is a plain C struct so a connection handler can embed it with no
+# extra allocation; it holds a heap buffer only while a request head is split
+# across reads (and frees it as soon as the head is parsed), so an idle
+# keep-alive connection owns no buffer at all.
+#
+# Use: call parser_feed() in a loop; each call consumes some bytes and sets
+# ``p.event``:
+#   HP_NEED_MORE  every byte given was consumed; call again with more data
+#   HP_HEAD       a request head is complete: method/version/flags are set and
+#                 ``p.head``/``p.head_len`` point at the whole head (into the
+#                 caller's data or the parser's own buffer) until the next call
+#   HP_BODY       ``p.body``/``p.body_len`` point at body bytes inside ``data``
+#                 (chunk framing removed)
+#   HP_COMPLETE   the request (body and trailers) is complete; the next call
+#                 starts the next pipelined request
+#   HP_ERROR      the request is refused: ``p.error_status`` (400, 413, 414,
+#                 417, 431, 501, 505) and ``p.error_reason``; the parser stays
+#                 in this state, the caller answers and closes
+from libc.stdint cimport uint32_t, uint64_t
+
+
+cdef enum:
+    HP_NEED_MORE = 0
+    HP_HEAD = 1
+    HP_BODY = 2
+    HP_COMPLETE = 3
+    HP_ERROR = 4
+
+# Methods the server treats specially, or that are worth a cached str.
+cdef enum:
+    M_OTHER = 0
+    M_GET = 1
+    M_HEAD = 2
+    M_POST = 3
+    M_PUT = 4
+    M_DELETE = 5
+    M_OPTIONS = 6
+    M_PATCH = 7
+    M_TRACE = 8
+    M_CONNECT = 9
+
+# Parser states (HttpParser.state).
+cdef enum:
+    S_START = 0          # between requests: skipping optional empty lines
+    S_HEAD               # inside a request head, looking for its end
+    S_BODY_LENGTH        # Content-Length body, ``remaining`` bytes to go
+    S_CHUNK_SIZE
+    S_CHUNK_BWS          # whitespace after the chunk size, before ';'
+    S_CHUNK_EXT          # chunk extension: ignored up to CR
+    S_CHUNK_SIZE_LF
+    S_CHUNK_DATA
+    S_CHUNK_DATA_CR
+    S_CHUNK_DATA_LF
+    S_TRAILER_START
+    S_TRAILER_NAME
+    S_TRAILER_VALUE
+    S_TRAILER_LF
+    S_TRAILER_END_LF
+    S_COMPLETE           # message complete, HP_COMPLETE not yet reported
+    S_ERROR
+
+# Defaults, also exported to Python by _httpparser.pyx.
+cdef enum:
+    DEFAULT_MAX_REQUEST_LINE = 8192
+    DEFAULT_MAX_HEAD_SIZE = 65536
+    DEFAULT_MAX_HEADERS = 100
+    MAX_LEADING_EMPTY_LINES = 8
+    MAX_CHUNK_EXT = 4096
+
+
+ctypedef struct HttpLimits:
+    Py_ssize_t max_request_line    # bytes, CRLF excluded -> 414
+    Py_ssize_t max_head_size       # request line + fields + CRLFs -> 431
+    Py_ssize_t max_headers         # field lines -> 431
+    uint64_t max_body_size         # decoded body bytes -> 413
+
+
+# Where one field line sits in the head: offsets from ``head``.
+ctypedef struct HeaderSlot:
+    uint32_t name_off
+    uint32_t name_len
+    uint32_t value_off
+    uint32_t value_len
+
+
+ctypedef struct HttpParser:
+    const HttpLimits *limits
+    int state
+    int event
+
+    # Head scanning; ``hbuf`` holds a head split across reads, else NULL.
+    char *hbuf
+    Py_ssize_t hlen
+    Py_ssize_t hcap
+    Py_ssize_t head_seen           # head bytes seen so far
+    Py_ssize_t line_len            # bytes in the current line so far
+    Py_ssize_t nlines              # complete lines of this head
+    int leading                    # empty lines skipped before this request
+    bint after_cr
+
+    # The parsed head, valid from HP_HEAD to the next parser_feed().
+    const char *head
+    Py_ssize_t head_len
+    int method
+    Py_ssize_t method_len
+    Py_ssize_t target_off
+    Py_ssize_t target_len
+    int version_minor              # 0 or 1
+    bint keep_alive
+    bint expect_continue
+    bint chunked
+    uint64_t content_length        # 0 if chunked
+    Py_ssize_t nheaders
+    HeaderSlot *slots              # optional, caller-owned, limits.max_headers long
+    bint has_host
+    bint has_cl
+    bint has_te
+    bint te_chunked_final
+    bint te_bad
+    bint te_unknown
+    bint conn_close
+    bint conn_keep_alive
+
+    # Body framing.
+    uint64_t remaining
+    uint64_t body_seen
+    int chunk_digits
+    Py_ssize_t chunk_ext_len
+    Py_ssize_t trailer_len
+    const char *body
+    Py_ssize_t body_len
+
+    int error_status
+    const char *error_reason
+
+
+cdef void parser_init(HttpParser *p, const HttpLimits *limits, HeaderSlot *slots) noexcept nogil
+cdef void parser_free(HttpParser *p) noexcept nogil
+cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil
+cdef void limits_init(HttpLimits *limits) noexcept nogil
+cdef object parser_error(HttpParser *p)

@@ -1,0 +1,868 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True
+"""Strict incremental HTTP/1.1 request parser (RFC 9112).
+
+The C-level parser (``parser_feed`` on an ``HttpParser`` struct, see
+``_httpparser.pxd``) is what the server runs. ``RequestParser`` and
+``parse_requests`` wrap it for tests and fuzzing and behave as the server
+does: after a request that does not keep the connection alive the rest of the
+input is ignored, and a refused request raises ``HttpParseError`` carrying the
+status the server would send.
+
+How a head is parsed: a cheap scan finds its end (CRLF CRLF) and enforces the
+framing-level rules as bytes arrive (bare CR or LF, request-line and head size,
+field-line count), so an over-long or broken head is refused before it is
+complete; the complete, contiguous head is then validated field by field.
+A head is contiguous either in the caller's buffer (the usual case: it arrived
+in one read) or in ``hbuf``, which collects a head that was split across reads.
+Body bytes are never copied: they are reported as pointers into the caller's
+data, with chunk framing removed by a byte-level state machine.
+"""
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdlib cimport free, realloc
+from libc.string cimport memcmp, memcpy
+
+DEFAULT_MAX_BODY_SIZE = 1 << 30
+DEFAULT_LIMITS = {
+    "max_request_line": DEFAULT_MAX_REQUEST_LINE,
+    "max_head_size": DEFAULT_MAX_HEAD_SIZE,
+    "max_headers": DEFAULT_MAX_HEADERS,
+    "max_body_size": DEFAULT_MAX_BODY_SIZE,
+}
+
+# Byte classes (RFC 9110 5.6.2 token, 5.5 field-value, RFC 9112 3.2 target).
+cdef enum:
+    C_TCHAR = 1          # token character
+    C_VALUE = 2          # field-value byte: VCHAR, obs-text, SP, HTAB
+    C_TARGET = 4         # request-target byte: VCHAR (0x21-0x7E)
+    C_HEX = 8
+    C_SCHEME = 16        # ALPHA DIGIT + - .
+
+cdef unsigned char CLASS[256]
+
+
+cdef void _init_tables() noexcept:
+    cdef int c
+    cdef const char *tspecials = b"!#$%&'*+-.^_`|~"
+    for c in range(256):
+        CLASS[c] = 0
+        if 0x21 <= c <= 0x7E:
+            CLASS[c] |= C_TARGET | C_VALUE
+        if c >= 0x80 or c == 0x20 or c == 0x09:
+            CLASS[c] |= C_VALUE
+        if (c'0' <= c <= c'9') or (c'a' <= c <= c'z') or (c'A' <= c <= c'Z'):
+            CLASS[c] |= C_TCHAR | C_SCHEME
+        if (c'0' <= c <= c'9') or (c'a' <= c <= c'f') or (c'A' <= c <= c'F'):
+            CLASS[c] |= C_HEX
+    while tspecials[0]:
+        CLASS[<unsigned char>tspecials[0]] |= C_TCHAR
+        tspecials += 1
+    for c in b"+-.":
+        CLASS[c] |= C_SCHEME
+
+
+_init_tables()
+
+
+cdef inline bint _is(unsigned char c, unsigned char cls) noexcept nogil:
+    return (CLASS[c] & cls) != 0
+
+
+cdef inline bint _ieq(const char *s, Py_ssize_t n, const char *lower, Py_ssize_t m) noexcept nogil:
+    # ASCII case-insensitive compare of a token against a lower-case literal.
+    # ``c | 0x20`` maps only 'A'-'Z' onto letters here: the only other bytes
+    # it could map onto '-' or a digit are control bytes, which no token holds.
+    cdef Py_ssize_t i
+    if n != m:
+        return False
+    for i in range(n):
+        if (<unsigned char>s[i] | 0x20) != <unsigned char>lower[i]:
+            return False
+    return True
+
+
+cdef inline int _hexval(unsigned char c) noexcept nogil:
+    if c <= c'9':
+        return c - c'0'
+    return (c | 0x20) - c'a' + 10
+
+
+cdef void limits_init(HttpLimits *limits) noexcept nogil:
+    limits.max_request_line = DEFAULT_MAX_REQUEST_LINE
+    limits.max_head_size = DEFAULT_MAX_HEAD_SIZE
+    limits.max_headers = DEFAULT_MAX_HEADERS
+    limits.max_body_size = 1 << 30
+
+
+cdef void _reset_message(HttpParser *p) noexcept nogil:
+    p.state = S_START
+    p.head_seen = 0
+    p.line_len = 0
+    p.nlines = 0
+    p.leading = 0
+    p.after_cr = False
+    p.head = NULL
+    p.head_len = 0
+    p.method = M_OTHER
+    p.method_len = 0
+    p.target_off = 0
+    p.target_len = 0
+    p.version_minor = 1
+    p.keep_alive = True
+    p.expect_continue = False
+    p.chunked = False
+    p.content_length = 0
+    p.nheaders = 0
+    p.has_host = False
+    p.has_cl = False
+    p.has_te = False
+    p.te_chunked_final = False
+    p.te_bad = False
+    p.te_unknown = False
+    p.conn_close = False
+    p.conn_keep_alive = False
+    p.remaining = 0
+    p.body_seen = 0
+    p.chunk_digits = 0
+    p.chunk_ext_len = 0
+    p.trailer_len = 0
+    p.body = NULL
+    p.body_len = 0
+
+
+cdef void parser_init(HttpParser *p, const HttpLimits *limits, HeaderSlot *slots) noexcept nogil:
+    p.limits = limits
+    p.slots = slots
+    p.hbuf = NULL
+    p.hlen = 0
+    p.hcap = 0
+    p.event = HP_NEED_MORE
+    p.error_status = 0
+    p.error_reason = NULL
+    _reset_message(p)
+
+
+cdef void parser_free(HttpParser *p) noexcept nogil:
+    if p.hbuf != NULL:
+        free(p.hbuf)
+        p.hbuf = NULL
+    p.hlen = 0
+    p.hcap = 0
+
+
+cdef inline Py_ssize_t _fail(HttpParser *p, int status, const char *reason) noexcept nogil:
+    p.state = S_ERROR
+    p.event = HP_ERROR
+    p.error_status = status
+    p.error_reason = reason
+    return 0
+
+
+cdef inline int _err(HttpParser *p, int status, const char *reason) noexcept nogil:
+    _fail(p, status, reason)
+    return -1
+
+
+cdef bint _hbuf_append(HttpParser *p, const char *data, Py_ssize_t n) noexcept nogil:
+    # The head is bounded by max_head_size, so is this buffer.
+    cdef Py_ssize_t cap
+    cdef char *nbuf
+    if n <= 0:
+        return True
+    if p.hlen + n > p.hcap:
+        cap = p.hcap * 2 if p.hcap else 512
+        while cap < p.hlen + n:
+            cap *= 2
+        nbuf = <char *>realloc(p.hbuf, cap)
+        if nbuf == NULL:
+            return False
+        p.hbuf = nbuf
+        p.hcap = cap
+    memcpy(p.hbuf + p.hlen, data, n)
+    p.hlen += n
+    return True
+
+
+# ---------------------------------------------------------------- the head
+
+cdef bint _list_next(const char **pp, const char *end, const char **es, Py_ssize_t *en) noexcept nogil:
+    # One element of a comma-separated list (RFC 9110 5.6.1), OWS trimmed;
+    # empty elements come back with length 0. False when the list is done.
+    cdef const char *p = pp[0]
+    cdef const char *s
+    cdef const char *e
+    if p == NULL:
+        return False
+    s = p
+    while p < end and p[0] != c',':
+        p += 1
+    e = p
+    while s < e and (s[0] == c' ' or s[0] == c'\t'):
+        s += 1
+    while e > s and ((e - 1)[0] == c' ' or (e - 1)[0] == c'\t'):
+        e -= 1
+    es[0] = s
+    en[0] = e - s
+    pp[0] = p + 1 if p < end else NULL
+    return True
+
+
+cdef int _content_length(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+    # RFC 9112 6.3 / RFC 9110 8.6: 1*DIGIT. A list of identical values
+    # ("5, 5", or the field repeated) is one value; differing values are
+    # refused, as are empty elements and anything but digits.
+    cdef const char *end = v + n
+    cdef const char *s
+    cdef Py_ssize_t sn, i
+    cdef uint64_t value
+    cdef int seen = 0
+    while _list_next(&v, end, &s, &sn):
+        if sn == 0:
+            return _err(p, 400, b"invalid Content-Length")
+        value = 0
+        for i in range(sn):
+            if not (c'0' <= <unsigned char>s[i] <= c'9'):
+                return _err(p, 400, b"invalid Content-Length")
+            if value > 99999999999999999ULL:    # would overflow a uint64 soon
+                return _err(p, 413, b"request body too large")
+            value = value * 10 + (s[i] - c'0')
+        if (p.has_cl or seen) and value != p.content_length:
+            return _err(p, 400, b"conflicting Content-Length values")
+        p.content_length = value
+        seen = 1
+    p.has_cl = True
+    return 0
+
+
+cdef int _transfer_encoding(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+    # RFC 9112 6.1: chunked must be the final coding, applied once; a request
+    # with any other coding cannot be decoded here (501). Repeated fields
+    # continue one list. Elements are checked for token syntax only.
+    cdef const char *end = v + n
+    cdef const char *s
+    cdef Py_ssize_t sn, i, tn
+    p.has_te = True
+    while _list_next(&v, end, &s, &sn):
+        if sn == 0:
+            continue
+        if p.te_chunked_final:
+            p.te_bad = True               # something after chunked
+            p.te_chunked_final = False
+        tn = 0
+        while tn < sn and _is(<unsigned char>s[tn], C_TCHAR):
+            tn += 1
+        if tn == 0:
+            p.te_bad = True
+        elif _ieq(s, sn, b"chunked", 7):
+            p.te_chunked_final = True
+        elif _ieq(s, tn, b"chunked", 7):
+            p.te_bad = True               # chunked takes no parameters
+        else:
+            for i in range(tn, sn):
+                if s[i] != c';' and not _is(<unsigned char>s[i], C_VALUE):
+                    p.te_bad = True
+            p.te_unknown = True
+    return 0
+
+
+cdef int _connection(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+    cdef const char *end = v + n
+    cdef const char *s
+    cdef Py_ssize_t sn
+    while _list_next(&v, end, &s, &sn):
+        if _ieq(s, sn, b"close", 5):
+            p.conn_close = True
+        elif _ieq(s, sn, b"keep-alive", 10):
+            p.conn_keep_alive = True
+    return 0
+
+
+cdef int _expect(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+    # RFC 9110 10.1.1: 100-continue is the only expectation; any other may be
+    # answered 417. A 1.0 client's 100-continue is ignored.
+    cdef const char *end = v + n
+    cdef const char *s
+    cdef Py_ssize_t sn
+    while _list_next(&v, end, &s, &sn):
+        if sn == 0:
+            continue
+        if _ieq(s, sn, b"100-continue", 12):
+            p.expect_continue = True
+        else:
+            return _err(p, 417, b"unsupported expectation")
+    return 0
+
+
+cdef int _parse_method(HttpParser *p, const char *m, Py_ssize_t n) noexcept nogil:
+    # Methods are case-sensitive (RFC 9110 9.1).
+    if n == 3:
+        if memcmp(m, b"GET", 3) == 0:
+            return M_GET
+        if memcmp(m, b"PUT", 3) == 0:
+            return M_PUT
+    elif n == 4:
+        if memcmp(m, b"POST", 4) == 0:
+            return M_POST
+        if memcmp(m, b"HEAD", 4) == 0:
+            return M_HEAD
+    elif n == 5:
+        if memcmp(m, b"PATCH", 5) == 0:
+            return M_PATCH
+        if memcmp(m, b"TRACE", 5) == 0:
+            return M_TRACE
+    elif n == 6 and memcmp(m, b"DELETE", 6) == 0:
+        return M_DELETE
+    elif n == 7:
+        if memcmp(m, b"OPTIONS", 7) == 0:
+            return M_OPTIONS
+        if memcmp(m, b"CONNECT", 7) == 0:
+            return M_CONNECT
+    return M_OTHER
+
+
+cdef bint _valid_target_form(HttpParser *p, const char *t, Py_ssize_t n) noexcept nogil:
+    # RFC 9112 3.2: origin-form "/...", absolute-form "scheme://...", and
+    # asterisk-form "*" for OPTIONS only. (authority-form is CONNECT's, and
+    # CONNECT is refused before this.)
+    cdef Py_ssize_t i
+    if t[0] == c'/':
+        return True
+    if n == 1 and t[0] == c'*':
+        return p.method == M_OPTIONS
+    if not (c'a' <= (<unsigned char>t[0] | 0x20) <= c'z'):
+        return False
+    i = 1
+    while i < n and _is(<unsigned char>t[i], C_SCHEME):
+        i += 1
+    return i + 3 <= n and t[i] == c':' and t[i + 1] == c'/' and t[i + 2] == c'/'
+
+
+cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nogil:
+    # ``head`` is a complete head: lines end in CRLF, the last line is empty,
+    # and the scan has already refused any bare CR or LF.
+    cdef const char *s = head
+    cdef const char *q
+    cdef const char *name
+    cdef const char *value
+    cdef const char *vend
+    cdef Py_ssize_t name_len
+    cdef unsigned char c
+
+    # request-line = method SP request-target SP HTTP-version CRLF
+    q = s
+    while _is(<unsigned char>q[0], C_TCHAR):
+        q += 1
+    if q == s or q[0] != c' ':
+        return _err(p, 400, b"invalid method")
+    p.method_len = q - s
+    p.method = _parse_method(p, s, q - s)
+    q += 1
+    s = q
+    while _is(<unsigned char>q[0], C_TARGET):
+        q += 1
+    if q == s or q[0] != c' ':
+        return _err(p, 400, b"invalid request-target")
+    p.target_off = s - head
+    p.target_len = q - s
+    q += 1
+    # HTTP-version = "HTTP/" DIGIT "." DIGIT (RFC 9112 2.3), then CRLF.
+    if (head + n - q < 10 or memcmp(q, b"HTTP/", 5) != 0
+            or not (c'0' <= <unsigned char>q[5] <= c'9') or q[6] != c'.'
+            or not (c'0' <= <unsigned char>q[7] <= c'9') or q[8] != c'\r'):
+        return _err(p, 400, b"invalid HTTP version")
+    if q[5] != c'1':
+        return _err(p, 505, b"HTTP version not supported")
+    # A later 1.x minor version is processed as 1.1 (RFC 9110 2.5).
+    p.version_minor = 0 if q[7] == c'0' else 1
+    q += 10
+
+    while True:
+        if q[0] == c'\r':
+            break
+        if q[0] == c' ' or q[0] == c'\t':
+            # RFC 9112 5.2: obs-fold, or whitespace before the first field.
+            return _err(p, 400, b"obsolete line folding")
+        name = q
+        while _is(<unsigned char>q[0], C_TCHAR):
+            q += 1
+        name_len = q - name
+        if q[0] != c':':
+            if q[0] == c' ' or q[0] == c'\t':
+                # RFC 9112 5.1: no whitespace between field name and colon.
+                return _err(p, 400, b"whitespace before colon")
+            return _err(p, 400, b"invalid field name")
+        if name_len == 0:
+            return _err(p, 400, b"empty field name")
+        q += 1
+        while q[0] == c' ' or q[0] == c'\t':
+            q += 1
+        value = q
+        while _is(<unsigned char>q[0], C_VALUE):
+            q += 1
+        if q[0] != c'\r':
+            # NUL and other controls (RFC 9110 5.5); a bare CR never gets here.
+            return _err(p, 400, b"invalid character in field value")
+        vend = q
+        while vend > value and ((vend - 1)[0] == c' ' or (vend - 1)[0] == c'\t'):
+            vend -= 1
+        q += 2
+        if p.nheaders >= p.limits.max_headers:
+            return _err(p, 431, b"too many header fields")
+        if p.slots != NULL:
+            p.slots[p.nheaders].name_off = <uint32_t>(name - head)
+            p.slots[p.nheaders].name_len = <uint32_t>name_len
+            p.slots[p.nheaders].value_off = <uint32_t>(value - head)
+            p.slots[p.nheaders].value_len = <uint32_t>(vend - value)
+        p.nheaders += 1
+
+        c = <unsigned char>name[0] | 0x20
+        if name_len == 4 and c == c'h' and _ieq(name, 4, b"host", 4):
+            if p.has_host:
+                return _err(p, 400, b"duplicate Host")
+            p.has_host = True
+        elif name_len == 14 and c == c'c' and _ieq(name, 14, b"content-length", 14):
+            if _content_length(p, value, vend - value) < 0:
+                return -1
+        elif name_len == 17 and c == c't' and _ieq(name, 17, b"transfer-encoding", 17):
+            _transfer_encoding(p, value, vend - value)
+        elif name_len == 10 and c == c'c' and _ieq(name, 10, b"connection", 10):
+            _connection(p, value, vend - value)
+        elif name_len == 6 and c == c'e' and _ieq(name, 6, b"expect", 6):
+            if _expect(p, value, vend - value) < 0:
+                return -1
+
+    if p.method == M_CONNECT:
+        return _err(p, 501, b"CONNECT not supported")
+    if not _valid_target_form(p, head + p.target_off, p.target_len):
+        return _err(p, 400, b"invalid request-target")
+    if p.version_minor == 1 and not p.has_host:
+        return _err(p, 400, b"missing Host")      # RFC 9112 3.2
+    if p.has_te:
+        # RFC 9112 6.1: both framings present is a smuggling attempt; a 1.0
+        # message with Transfer-Encoding has faulty framing.
+        if p.has_cl:
+            return _err(p, 400, b"both Content-Length and Transfer-Encoding")
+        if p.version_minor == 0:
+            return _err(p, 400, b"Transfer-Encoding in HTTP/1.0")
+        if p.te_unknown:
+            return _err(p, 501, b"unsupported transfer coding")
+        if p.te_bad or not p.te_chunked_final:
+            return _err(p, 400, b"invalid Transfer-Encoding")
+        p.chunked = True
+    elif p.content_length > p.limits.max_body_size:
+        return _err(p, 413, b"request body too large")
+
+    if p.version_minor == 0:
+        p.keep_alive = p.conn_keep_alive and not p.conn_close
+        p.expect_continue = False
+    else:
+        p.keep_alive = not p.conn_close
+    if not p.chunked and p.content_length == 0:
+        p.expect_continue = False
+    return 0
+
+
+cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil:
+    # Scan for the end of the head, enforcing the line rules as we go.
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t start = 0
+    cdef unsigned char c
+    cdef const HttpLimits *const_limits = p.limits
+
+    if p.state == S_START:
+        # RFC 9112 2.2: ignore empty lines before the request-line.
+        while i < length:
+            c = <unsigned char>data[i]
+            if p.after_cr:
+                if c != c'\n':
+                    return _fail(p, 400, b"bare CR")
+                p.after_cr = False
+                p.leading += 1
+                if p.leading > MAX_LEADING_EMPTY_LINES:
+                    return _fail(p, 400, b"too many empty lines")
+            elif c == c'\r':
+                p.after_cr = True
+            elif c == c'\n':
+                return _fail(p, 400, b"bare LF")
+            else:
+                break
+            i += 1
+        if i == length:
+            p.event = HP_NEED_MORE
+            return length
+        start = i
+        p.state = S_HEAD
+
+    while i < length:
+        c = <unsigned char>data[i]
+        i += 1
+        if p.after_cr:
+            if c != c'\n':
+                return _fail(p, 400, b"bare CR")
+            p.after_cr = False
+            if p.line_len == 0:
+                break                          # the empty line: head complete
+            p.nlines += 1
+            if p.nlines > const_limits.max_headers + 1:
+                return _fail(p, 431, b"too many header fields")
+            p.line_len = 0
+        elif c == c'\r':
+            p.after_cr = True
+        elif c == c'\n':
+            return _fail(p, 400, b"bare LF")
+        else:
+            p.line_len += 1
+            if p.nlines == 0 and p.line_len > const_limits.max_request_line:
+                return _fail(p, 414, b"request-line too long")
+        p.head_seen += 1
+        if p.head_seen > const_limits.max_head_size:
+            if p.nlines == 0:
+                return _fail(p, 414, b"request-line too long")
+            return _fail(p, 431, b"request header fields too large")
+    else:
+        # Data ended inside the head: keep what we have of it.
+        if not _hbuf_append(p, data + start, length - start):
+            return _fail(p, 503, b"out of memory")
+        p.event = HP_NEED_MORE
+        return length
+
+    p.head_seen += 1
+    if p.hlen:
+        if not _hbuf_append(p, data + start, i - start):
+            return _fail(p, 503, b"out of memory")
+        p.head = p.hbuf
+        p.head_len = p.hlen
+    else:
+        p.head = data + start
+        p.head_len = i - start
+    if _parse_head(p, p.head, p.head_len) < 0:
+        return i
+    p.event = HP_HEAD
+    if p.chunked:
+        p.state = S_CHUNK_SIZE
+    elif p.content_length:
+        p.remaining = p.content_length
+        p.state = S_BODY_LENGTH
+    else:
+        p.state = S_COMPLETE
+    return i
+
+
+# ---------------------------------------------------------------- the body
+
+cdef Py_ssize_t _feed_chunked(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil:
+    # RFC 9112 7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF;
+    # last-chunk, trailer-section, CRLF. Extensions and trailers are checked
+    # for stray control bytes and otherwise ignored.
+    cdef Py_ssize_t i = 0
+    cdef Py_ssize_t take
+    cdef unsigned char c
+    while i < length:
+        if p.state == S_CHUNK_DATA:
+            take = length - i
+            if <uint64_t>take > p.remaining:
+                take = <Py_ssize_t>p.remaining
+            p.remaining -= take
+            if p.remaining == 0:
+                p.state = S_CHUNK_DATA_CR
+            p.event = HP_BODY
+            p.body = data + i
+            p.body_len = take
+            return i + take
+        c = <unsigned char>data[i]
+        i += 1
+        if p.state == S_CHUNK_SIZE:
+            if _is(c, C_HEX):
+                if p.chunk_digits >= 15:
+                    return _fail(p, 400, b"chunk size too long")
+                p.remaining = p.remaining * 16 + _hexval(c)
+                p.chunk_digits += 1
+            elif p.chunk_digits == 0:
+                return _fail(p, 400, b"invalid chunk size")
+            elif c == c'\r':
+                p.state = S_CHUNK_SIZE_LF
+            elif c == c';':
+                p.state = S_CHUNK_EXT
+            elif c == c' ' or c == c'\t':
+                p.state = S_CHUNK_BWS
+            else:
+                return _fail(p, 400, b"invalid chunk size")
+        elif p.state == S_CHUNK_BWS:
+            if c == c';':
+                p.state = S_CHUNK_EXT
+            elif c != c' ' and c != c'\t':
+                return _fail(p, 400, b"invalid chunk size")
+        elif p.state == S_CHUNK_EXT:
+            if c == c'\r':
+                p.state = S_CHUNK_SIZE_LF
+            elif not _is(c, C_VALUE):
+                return _fail(p, 400, b"invalid chunk extension")
+            else:
+                p.chunk_ext_len += 1
+                if p.chunk_ext_len > MAX_CHUNK_EXT:
+                    return _fail(p, 400, b"chunk extension too long")
+        elif p.state == S_CHUNK_SIZE_LF:
+            if c != c'\n':
+                return _fail(p, 400, b"bare CR in chunk size line")
+            p.chunk_digits = 0
+            p.chunk_ext_len = 0
+            if p.remaining == 0:
+                p.state = S_TRAILER_START
+            else:
+                p.body_seen += p.remaining
+                if p.body_seen > p.limits.max_body_size:
+                    return _fail(p, 413, b"request body too large")
+                p.state = S_CHUNK_DATA
+        elif p.state == S_CHUNK_DATA_CR:
+            if c != c'\r':
+                return _fail(p, 400, b"missing CRLF after chunk data")
+            p.state = S_CHUNK_DATA_LF
+        elif p.state == S_CHUNK_DATA_LF:
+            if c != c'\n':
+                return _fail(p, 400, b"missing CRLF after chunk data")
+            p.state = S_CHUNK_SIZE
+        else:
+            # The trailer section: field lines as in the head, then CRLF.
+            p.trailer_len += 1
+            if p.trailer_len > p.limits.max_head_size:
+                return _fail(p, 431, b"trailer section too large")
+            if p.state == S_TRAILER_START:
+                if c == c'\r':
+                    p.state = S_TRAILER_END_LF
+                elif _is(c, C_TCHAR):
+                    p.state = S_TRAILER_NAME
+                elif c == c' ' or c == c'\t':
+                    return _fail(p, 400, b"obsolete line folding")
+                else:
+                    return _fail(p, 400, b"invalid trailer field")
+            elif p.state == S_TRAILER_NAME:
+                if c == c':':
+                    p.state = S_TRAILER_VALUE
+                elif c == c' ' or c == c'\t':
+                    return _fail(p, 400, b"whitespace before colon")
+                elif not _is(c, C_TCHAR):
+                    return _fail(p, 400, b"invalid trailer field")
+            elif p.state == S_TRAILER_VALUE:
+                if c == c'\r':
+                    p.state = S_TRAILER_LF
+                elif not _is(c, C_VALUE):
+                    return _fail(p, 400, b"invalid character in trailer field")
+            elif p.state == S_TRAILER_LF:
+                if c != c'\n':
+                    return _fail(p, 400, b"bare CR")
+                p.state = S_TRAILER_START
+            elif p.state == S_TRAILER_END_LF:
+                if c != c'\n':
+                    return _fail(p, 400, b"bare CR")
+                _reset_message(p)
+                p.event = HP_COMPLETE
+                return i
+    p.event = HP_NEED_MORE
+    return i
+
+
+cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil:
+    cdef Py_ssize_t take
+    if p.hbuf != NULL and p.state != S_HEAD:
+        # The head that lived here has been reported: an idle connection
+        # keeps no buffer.
+        parser_free(p)
+    if p.state <= S_HEAD:
+        if length == 0:
+            p.event = HP_NEED_MORE
+            return 0
+        return _feed_head(p, data, length)
+    if p.state == S_BODY_LENGTH:
+        if length == 0:
+            p.event = HP_NEED_MORE
+            return 0
+        take = length
+        if <uint64_t>take > p.remaining:
+            take = <Py_ssize_t>p.remaining
+        p.remaining -= take
+        if p.remaining == 0:
+            p.state = S_COMPLETE
+        p.event = HP_BODY
+        p.body = data
+        p.body_len = take
+        return take
+    if p.state == S_COMPLETE:
+        _reset_message(p)
+        p.event = HP_COMPLETE
+        return 0
+    if p.state == S_ERROR:
+        p.event = HP_ERROR
+        return 0
+    return _feed_chunked(p, data, length)
+
+
+# ---------------------------------------------------------------- Python view
+
+class HttpParseError(Exception):
+    """A request the server refuses: ``status`` is the HTTP status it answers
+    with (then it closes the connection), ``reason`` a short explanation.
+    ``requests`` holds the requests completed before the refused one."""
+
+    def __init__(self, status, reason, requests=()):
+        super().__init__(status, reason)
+        self.status = status
+        self.reason = reason
+        self.requests = list(requests)
+
+    def __str__(self):
+        return f"{self.status} {self.reason}"
+
+
+cdef object parser_error(HttpParser *p):
+    return HttpParseError(p.error_status, p.error_reason.decode("ascii"))
+
+
+class ParsedRequest:
+    """One parsed request. Unpacks and compares as the 5-tuple
+    ``(method, target, version, headers, body)``: bytes, except headers, a
+    list of ``(name, value)`` bytes pairs as received (name case kept). Also
+    ``keep_alive``, ``expect_continue`` and ``chunked`` as the server decided
+    them."""
+
+    __slots__ = ("method", "target", "version", "headers", "body", "keep_alive",
+                 "expect_continue", "chunked")
+
+    def __init__(self, method, target, version, headers, body, keep_alive=True,
+                 expect_continue=False, chunked=False):
+        self.method = method
+        self.target = target
+        self.version = version
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+        self.expect_continue = expect_continue
+        self.chunked = chunked
+
+    def _tuple(self):
+        return (self.method, self.target, self.version, self.headers, self.body)
+
+    def __iter__(self):
+        return iter(self._tuple())
+
+    def __len__(self):
+        return 5
+
+    def __getitem__(self, index):
+        return self._tuple()[index]
+
+    def __eq__(self, other):
+        if isinstance(other, (ParsedRequest, tuple)):
+            return self._tuple() == tuple(other)
+        return NotImplemented
+
+    __hash__ = None
+
+    def __repr__(self):
+        return "ParsedRequest%r" % (self._tuple(),)
+
+
+cdef class RequestParser:
+    """Incremental parser: ``feed(data)`` returns the requests it completed.
+
+    Refused input raises ``HttpParseError`` (its ``requests`` are those that
+    completed in the same feed before it), and every later feed raises it
+    again. After a request that does not keep the connection alive, further
+    input is ignored, as the server ignores it.
+    """
+    cdef HttpParser _p
+    cdef HttpLimits _limits
+    cdef HeaderSlot *_slots
+    cdef object _current
+    cdef object _body
+    cdef readonly bint closed
+
+    def __cinit__(self):
+        limits_init(&self._limits)
+        self._slots = NULL
+        parser_init(&self._p, &self._limits, NULL)
+
+    def __init__(self, *, max_request_line=DEFAULT_MAX_REQUEST_LINE,
+                 max_head_size=DEFAULT_MAX_HEAD_SIZE, max_headers=DEFAULT_MAX_HEADERS,
+                 max_body_size=DEFAULT_MAX_BODY_SIZE):
+        if min(max_request_line, max_head_size, max_headers, max_body_size) < 1:
+            raise ValueError("limits must be positive")
+        self._limits.max_request_line = max_request_line
+        self._limits.max_head_size = max_head_size
+        self._limits.max_headers = max_headers
+        self._limits.max_body_size = max_body_size
+        free(self._slots)
+        self._slots = <HeaderSlot *>realloc(NULL, sizeof(HeaderSlot) * max_headers)
+        if self._slots == NULL:
+            raise MemoryError()
+        parser_free(&self._p)
+        parser_init(&self._p, &self._limits, self._slots)
+
+    def __dealloc__(self):
+        parser_free(&self._p)
+        free(self._slots)
+
+    @property
+    def buffered(self):
+        """Bytes of an incomplete head held in the parser's own buffer."""
+        return self._p.hlen
+
+    def feed(self, data):
+        cdef bytes raw = data if type(data) is bytes else bytes(data)
+        cdef const char *buf = raw
+        cdef Py_ssize_t length = len(raw)
+        cdef Py_ssize_t n
+        cdef list done = []
+        if self._slots == NULL:
+            raise RuntimeError("RequestParser.__init__ was not called")
+        while not self.closed:
+            n = parser_feed(&self._p, buf, length)
+            buf += n
+            length -= n
+            if self._p.event == HP_NEED_MORE:
+                break
+            elif self._p.event == HP_HEAD:
+                self._current = self._head_tuple()
+                self._body = bytearray()
+            elif self._p.event == HP_BODY:
+                self._body += PyBytes_FromStringAndSize(self._p.body, self._p.body_len)
+            elif self._p.event == HP_COMPLETE:
+                m, t, v, h, ka, ec, ch = self._current
+                done.append(ParsedRequest(m, t, v, h, bytes(self._body), ka, ec, ch))
+                self._current = self._body = None
+                if not ka:
+                    self.closed = True
+            else:
+                err = parser_error(&self._p)
+                err.requests = done
+                raise err
+        return done
+
+    cdef tuple _head_tuple(self):
+        cdef HttpParser *p = &self._p
+        cdef const char *h = p.head
+        cdef Py_ssize_t i
+        cdef list headers = []
+        for i in range(p.nheaders):
+            headers.append((
+                PyBytes_FromStringAndSize(h + self._slots[i].name_off, self._slots[i].name_len),
+                PyBytes_FromStringAndSize(h + self._slots[i].value_off, self._slots[i].value_len),
+            ))
+        return (
+            PyBytes_FromStringAndSize(h, p.method_len),
+            PyBytes_FromStringAndSize(h + p.target_off, p.target_len),
+            b"1.0" if p.version_minor == 0 else b"1.1",
+            headers,
+            p.keep_alive,
+            p.expect_continue,
+            p.chunked,
+        )
+
+
+def parse_requests(data, **limits):
+    """Parse ``data`` as everything a client sent on one connection.
+
+    Returns the complete requests, in order, as ``ParsedRequest`` tuples
+    ``(method, target, version, headers, body)``; raises ``HttpParseError``
+    for a request the server would refuse. Trailing incomplete input is
+    ignored (see ``RequestParser`` to feed input in pieces).
+    """
+    return RequestParser(**limits).feed(data)
