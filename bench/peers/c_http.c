@@ -1,12 +1,15 @@
 /* c_http: a minimal single-threaded epoll HTTP/1.1 server, the "limit of one
  * core" that the load comparison measures the Python servers against.
  *
- * Level-triggered epoll, non-blocking sockets, one thread. Each connection
- * has a small input window; a request ends at "\r\n\r\n" and is followed by
- * Content-Length body bytes, which are read and thrown away as they stream
- * (never buffered whole). Every complete request in the window is answered
- * in order into one output buffer, written with ONE write() per read event,
- * so pipelined requests cost one syscall. EPOLLOUT is armed only while
+ * Level-triggered epoll, non-blocking sockets, one thread. Reads land in one
+ * shared buffer; a connection keeps only the incomplete tail of its input
+ * (allocated when there is one), so an idle connection costs a few dozen
+ * bytes. A request ends at "\r\n\r\n" and is followed by Content-Length body
+ * bytes, which are skipped as they stream (never buffered whole). Every
+ * complete request of a read is answered in order into one shared output
+ * buffer, written with ONE write() per read event, so pipelined requests
+ * cost one syscall. Only what the kernel does
+ * not take is copied to the connection; EPOLLOUT is armed only while such
  * output is pending, and reading pauses meanwhile (back-pressure).
  * Keep-alive is the HTTP/1.1 default; "Connection: close" and HTTP/1.0
  * without "Connection: keep-alive" close after the response.
@@ -22,8 +25,8 @@
 #include <sys/epoll.h>
 
 enum {
-    IN_CAP = 16 * 1024,        /* request headers must fit in this window */
-    SCRATCH_CAP = 256 * 1024,  /* body bytes are read into this and dropped */
+    HEAD_MAX = 16 * 1024,      /* a request head must fit in this */
+    READ_CAP = 256 * 1024,     /* the shared read buffer */
     MAX_EVENTS = 512,
 };
 
@@ -47,38 +50,41 @@ struct conn {
     int req_close;      /* the request being read asked to close */
     int close_after;    /* stop parsing; close once the output is flushed */
     size_t body_left;   /* body bytes of the current request still to skip */
-    size_t in_len;
-    char *out;
-    size_t out_len, out_off, out_cap;
-    char in[IN_CAP];
+    char *tail;         /* incomplete input kept between reads, or NULL */
+    size_t tail_len;
+    char *out;          /* unsent output, only while EPOLLOUT is armed */
+    size_t out_len, out_off;
 };
 
 static int epfd;
 static struct conn **conns;   /* indexed by fd */
 static size_t conns_cap;
-static char scratch[SCRATCH_CAP];
+static char rbuf[HEAD_MAX + READ_CAP];
+static char *wbuf;            /* responses to the read being processed */
+static size_t wbuf_len, wbuf_cap;
 
 static void conn_close(struct conn *c)
 {
     close(c->fd);   /* also removes it from the epoll set */
     conns[c->fd] = NULL;
+    free(c->tail);
     free(c->out);
     free(c);
 }
 
-static void out_append(struct conn *c, const char *data, size_t len)
+static void out_append(const char *data, size_t len)
 {
-    if (c->out_len + len > c->out_cap) {
-        size_t cap = c->out_cap ? c->out_cap * 2 : 4096;
-        while (cap < c->out_len + len)
+    if (wbuf_len + len > wbuf_cap) {
+        size_t cap = wbuf_cap ? wbuf_cap * 2 : 64 * 1024;
+        while (cap < wbuf_len + len)
             cap *= 2;
-        c->out = realloc(c->out, cap);
-        if (!c->out)
+        wbuf = realloc(wbuf, cap);
+        if (!wbuf)
             die("realloc");
-        c->out_cap = cap;
+        wbuf_cap = cap;
     }
-    memcpy(c->out + c->out_len, data, len);
-    c->out_len += len;
+    memcpy(wbuf + wbuf_len, data, len);
+    wbuf_len += len;
 }
 
 static void set_interest(struct conn *c, int writing)
@@ -150,18 +156,19 @@ static const char *parse_head(struct conn *c, const char *p, size_t n)
 
 static void respond(struct conn *c)
 {
-    out_append(c, RESPONSE, sizeof RESPONSE - 1);
+    out_append(RESPONSE, sizeof RESPONSE - 1);
     if (c->req_close)
         c->close_after = 1;
 }
 
-/* Answer every complete request in the window, keep the incomplete tail. */
-static void process_input(struct conn *c)
+/* Answer every complete request in [buf, buf+len); returns how many bytes
+ * were used. The rest is an incomplete request head. */
+static size_t process_input(struct conn *c, const char *buf, size_t len)
 {
     size_t pos = 0;
-    while (pos < c->in_len && !c->close_after) {
+    while (pos < len && !c->close_after) {
         if (c->body_left) {
-            size_t n = c->in_len - pos;
+            size_t n = len - pos;
             if (n > c->body_left)
                 n = c->body_left;
             pos += n;
@@ -170,11 +177,11 @@ static void process_input(struct conn *c)
                 respond(c);
             continue;
         }
-        const char *start = c->in + pos;
-        const char *hend = memmem(start, c->in_len - pos, "\r\n\r\n", 4);
+        const char *start = buf + pos;
+        const char *hend = memmem(start, len - pos, "\r\n\r\n", 4);
         if (!hend) {
-            if (pos == 0 && c->in_len == IN_CAP) {
-                out_append(c, RESPONSE_431, sizeof RESPONSE_431 - 1);
+            if (len - pos >= HEAD_MAX) {
+                out_append(RESPONSE_431, sizeof RESPONSE_431 - 1);
                 c->close_after = 1;
             }
             break;
@@ -183,76 +190,103 @@ static void process_input(struct conn *c)
         const char *err = parse_head(c, start, head_len);
         pos += head_len;
         if (err) {
-            out_append(c, err, strlen(err));
+            out_append(err, strlen(err));
             c->close_after = 1;
         } else if (c->body_left == 0) {
             respond(c);
         }
     }
-    if (c->close_after)
-        pos = c->in_len;   /* whatever follows a closing request is dropped */
-    if (pos) {
-        memmove(c->in, c->in + pos, c->in_len - pos);
-        c->in_len -= pos;
-    }
+    return c->close_after ? len : pos;   /* after a closing request: drop the rest */
 }
 
-/* Write pending output. Returns -1 when the connection was closed. */
-static int flush_output(struct conn *c)
+/* Write [data, data+len) now; keep what the kernel refuses and wait for
+ * EPOLLOUT. Returns -1 when the connection was closed. */
+static int write_or_keep(struct conn *c, const char *data, size_t len)
+{
+    size_t off = 0;
+    while (off < len) {
+        ssize_t n = write(c->fd, data + off, len - off);
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                break;
+            conn_close(c);
+            return -1;
+        }
+        off += (size_t)n;
+    }
+    if (off < len) {
+        c->out = malloc(len - off);
+        if (!c->out)
+            die("malloc");
+        memcpy(c->out, data + off, len - off);
+        c->out_len = len - off;
+        c->out_off = 0;
+        set_interest(c, 1);
+        return 0;
+    }
+    if (c->close_after) {
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+static void on_writable(struct conn *c)
 {
     while (c->out_off < c->out_len) {
         ssize_t n = write(c->fd, c->out + c->out_off, c->out_len - c->out_off);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            if (errno == EAGAIN) {
-                if (!c->writing)
-                    set_interest(c, 1);
-                return 0;
-            }
+            if (errno == EAGAIN)
+                return;
             conn_close(c);
-            return -1;
+            return;
         }
         c->out_off += (size_t)n;
     }
-    c->out_off = c->out_len = 0;
-    if (c->close_after) {
+    free(c->out);
+    c->out = NULL;
+    c->out_len = c->out_off = 0;
+    if (c->close_after)
         conn_close(c);
-        return -1;
-    }
-    if (c->writing)
+    else
         set_interest(c, 0);
-    return 0;
 }
 
 static void on_readable(struct conn *c)
 {
-    ssize_t n;
-    if (c->body_left >= IN_CAP && c->in_len == 0) {
-        /* A large body streams straight into the scratch area, never past
-         * its end, so the next request's bytes stay in the socket. */
-        size_t want = c->body_left < SCRATCH_CAP ? c->body_left : SCRATCH_CAP;
-        n = read(c->fd, scratch, want);
-        if (n > 0) {
-            c->body_left -= (size_t)n;
-            if (c->body_left == 0)
-                respond(c);
-            flush_output(c);
-            return;
-        }
-    } else {
-        n = read(c->fd, c->in + c->in_len, IN_CAP - c->in_len);
-    }
+    /* The kept tail goes first, so a request head split across reads is
+     * parsed in one piece; the tail is at most HEAD_MAX bytes. */
+    size_t have = c->tail_len;
+    if (have)
+        memcpy(rbuf, c->tail, have);
+    ssize_t n = read(c->fd, rbuf + have, READ_CAP);
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR)) {
         conn_close(c);
         return;
     }
     if (n < 0)
         return;
-    c->in_len += (size_t)n;
-    process_input(c);
-    if (c->out_len)
-        flush_output(c);
+    size_t len = have + (size_t)n;
+    size_t used = process_input(c, rbuf, len);
+    size_t rest = len - used;
+    if (rest != c->tail_len) {
+        free(c->tail);
+        c->tail = rest ? malloc(rest) : NULL;
+        if (rest && !c->tail)
+            die("malloc");
+    }
+    if (rest)
+        memcpy(c->tail, rbuf + used, rest);
+    c->tail_len = rest;
+    if (wbuf_len) {
+        size_t out = wbuf_len;
+        wbuf_len = 0;
+        write_or_keep(c, wbuf, out);
+    }
 }
 
 static void on_accept(int lfd)
@@ -327,7 +361,7 @@ int main(int argc, char **argv)
                 if (events[i].events & (EPOLLERR | EPOLLHUP))
                     conn_close(c);
                 else
-                    flush_output(c);
+                    on_writable(c);
             } else {
                 on_readable(c);   /* ERR/HUP surface as a failing read */
             }
