@@ -13,8 +13,8 @@
 #                 caller's data or the parser's own buffer) until the next call
 #   HP_BODY       ``p.body``/``p.body_len`` point at body bytes inside ``data``
 #                 (chunk framing removed)
-#   HP_COMPLETE   the request (body and trailers) is complete; the next call
-#                 starts the next pipelined request
+#   HP_COMPLETE   the request (body and trailers) is complete; its fields stay
+#                 valid until the next call, which starts the next request
 #   HP_ERROR      the request is refused: ``p.error_status`` (400, 413, 414,
 #                 417, 431, 501, 505) and ``p.error_reason``; the parser stays
 #                 in this state, the caller answers and closes
@@ -59,6 +59,7 @@ cdef enum:
     S_TRAILER_LF
     S_TRAILER_END_LF
     S_COMPLETE           # message complete, HP_COMPLETE not yet reported
+    S_DONE               # HP_COMPLETE reported; fields valid until next feed
     S_ERROR
 
 # Defaults, also exported to Python by _httpparser.pyx.

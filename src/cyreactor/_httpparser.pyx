@@ -653,7 +653,7 @@ cdef Py_ssize_t _feed_chunked(HttpParser *p, const char *data, Py_ssize_t length
             elif p.state == S_TRAILER_END_LF:
                 if c != c'\n':
                     return _fail(p, 400, b"bare CR")
-                _reset_message(p)
+                p.state = S_DONE
                 p.event = HP_COMPLETE
                 return i
     p.event = HP_NEED_MORE
@@ -662,6 +662,8 @@ cdef Py_ssize_t _feed_chunked(HttpParser *p, const char *data, Py_ssize_t length
 
 cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil:
     cdef Py_ssize_t take
+    if p.state == S_DONE:
+        _reset_message(p)
     if p.hbuf != NULL and p.state != S_HEAD:
         # The head that lived here has been reported: an idle connection
         # keeps no buffer.
@@ -686,7 +688,7 @@ cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) 
         p.body_len = take
         return take
     if p.state == S_COMPLETE:
-        _reset_message(p)
+        p.state = S_DONE
         p.event = HP_COMPLETE
         return 0
     if p.state == S_ERROR:
