@@ -1,0 +1,177 @@
+"""HTTP/1.1 server on the cyreactor reactor.
+
+The simple form: a function from ``Request`` to ``Response``::
+
+    from cyreactor import http
+
+    def app(request):
+        return http.Response(200, [("content-type", "text/plain")], b"hi\\n")
+
+    http.serve(app, host="127.0.0.1", port=8000)
+
+The streaming form: a ``RequestHandler`` subclass, one instance per request,
+that receives the body in pieces (``on_body``) and answers through a
+``ResponseWriter`` (``self.response.start/write/end``), at any time.
+
+An exception in user code answers 500 (or drops the connection if part of the
+response is already out), is logged with its traceback on the
+``cyreactor.http`` logger, and the server keeps serving.
+
+Limits and timeouts (keyword arguments of ``serve``/``HttpServer``), with
+their defaults:
+
+==================  ==========  ==============================================
+max_request_line    8192        bytes in the request line (414)
+max_head_size       65536       request line + header fields (431)
+max_headers         100         header fields (431)
+max_body_size       64 MiB      decoded body (413); 1 GiB for the demo server,
+                                which discards bodies as they stream in
+header_timeout      10 s        a head must arrive whole within this (408)
+body_timeout        30 s        at most this long between pieces of a body (408)
+keepalive_timeout   15 s        idle time between requests, then close
+send_timeout        60 s        reading is paused this long at most while the
+                                client does not read our responses, then abort
+linger_timeout      2 s         after the last response (half-closed), how
+                                long to drain input before closing
+max_connections     50000       past it new connections get 503 and a close
+access_log          False       one log line per request on
+                                ``cyreactor.http.access`` (INFO)
+==================  ==========  ==============================================
+"""
+import logging
+import signal
+import threading
+
+from cyreactor._http import (
+    DEMO_BODY,
+    Headers,
+    HttpConfig,
+    Request,
+    RequestHandler,
+    Response,
+    ResponseWriter,
+    http_date,
+)
+from cyreactor._httpparser import DEFAULT_LIMITS, HttpParseError, RequestParser, parse_requests
+from cyreactor._loop import Reactor
+
+__all__ = [
+    "DEFAULTS",
+    "DEMO_BODY",
+    "Headers",
+    "HttpParseError",
+    "HttpServer",
+    "Request",
+    "RequestHandler",
+    "RequestParser",
+    "Response",
+    "ResponseWriter",
+    "http_date",
+    "parse_requests",
+    "serve",
+]
+
+logger = logging.getLogger("cyreactor.http")
+
+DEFAULTS = {
+    **DEFAULT_LIMITS,
+    "max_body_size": 64 * 1024 * 1024,
+    "header_timeout": 10.0,
+    "body_timeout": 30.0,
+    "keepalive_timeout": 15.0,
+    "send_timeout": 60.0,
+    "linger_timeout": 2.0,
+    "max_connections": 50000,
+    "access_log": False,
+}
+
+
+class HttpServer:
+    """An HTTP server that can listen on any number of reactors/addresses.
+
+    ``app`` is a function ``app(request) -> Response``, a ``RequestHandler``
+    subclass, or None for the demo server's fixed response. Keyword options
+    are the limits and timeouts listed in this module's docstring.
+    """
+
+    def __init__(self, app=None, **options):
+        unknown = set(options) - set(DEFAULTS)
+        if unknown:
+            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+        settings = dict(DEFAULTS)
+        if app is None:
+            settings["max_body_size"] = 1 << 30
+        settings.update(options)
+        handler_class = None
+        if isinstance(app, type) and issubclass(app, RequestHandler):
+            handler_class, app = app, None
+        elif app is not None and not callable(app):
+            raise TypeError("app must be callable or a RequestHandler subclass")
+        self.config = HttpConfig(app, handler_class=handler_class, **settings)
+        self.listeners = []
+
+    def listen(self, reactor, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024):
+        """Starts accepting on ``host:port``; returns the reactor's Listener
+        (``listener.sockname`` has the real port when ``port`` is 0)."""
+        listener = reactor.listen(host, port, self.config, backlog=backlog, reuse_port=reuse_port)
+        self.listeners.append(listener)
+        return listener
+
+    def stop_accepting(self):
+        for listener in self.listeners:
+            listener.close()
+        self.listeners = []
+
+    def shutdown(self, reactor, *, timeout=10.0, callback=None):
+        """Graceful stop: closes the listeners, closes idle connections,
+        lets busy ones finish their current response, and calls
+        ``callback()`` (e.g. ``reactor.stop``) once every connection is gone
+        or ``timeout`` seconds have passed. Runs on the reactor's thread."""
+        self.stop_accepting()
+        self.config.shutdown()
+        deadline = reactor.time() + timeout
+
+        def check():
+            if self.config.open_connections == 0 or reactor.time() >= deadline:
+                if callback is not None:
+                    callback()
+            else:
+                reactor.call_later(0.02, check)
+
+        check()
+
+    def stats(self):
+        return self.config.stats()
+
+
+def serve(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024,
+          shutdown_timeout=10.0, ready=None, **options):
+    """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully).
+
+    ``ready(sockname)`` is called once listening, with the bound address.
+    Signal handlers are installed only on the main thread; to run a server
+    on a reactor of your own (a thread, tests), use ``HttpServer.listen``.
+    """
+    server = HttpServer(app, **options)
+    with Reactor() as reactor:
+        listener = server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog)
+
+        def stop():
+            server.shutdown(reactor, timeout=shutdown_timeout, callback=reactor.stop)
+
+        if threading.current_thread() is threading.main_thread():
+            reactor.add_signal_handler(signal.SIGINT, stop)
+            reactor.add_signal_handler(signal.SIGTERM, stop)
+        if ready is not None:
+            ready(listener.sockname)
+        logger.info("serving HTTP on %s", url_for(listener.sockname))
+        reactor.run()
+    return server
+
+
+def url_for(sockname):
+    """``http://host:port/`` for a listener's sockname (IPv6 bracketed)."""
+    host, port = sockname[0], sockname[1]
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{port}/"
