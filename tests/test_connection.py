@@ -1,0 +1,426 @@
+"""Connection behaviour over real loopback sockets: integrity, flow control,
+half-close, resets, close/abort semantics, per-connection timeouts."""
+import hashlib
+import os
+import random
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+import cyreactor
+from conftest import recv_exactly, recv_until_eof
+
+
+class Recorder(cyreactor.Handler):
+    """Records every callback; echoes if asked."""
+
+    def __init__(self, echo=False, keep_open_on_eof=False):
+        self.echo = echo
+        self.keep_open_on_eof = keep_open_on_eof
+        self.events = []
+        self.data = bytearray()
+        self.conn = None
+        self.lost = threading.Event()
+
+    def connection_made(self, conn):
+        self.conn = conn
+        self.events.append("made")
+
+    def data_received(self, data):
+        assert isinstance(data, bytes)
+        self.data += data
+        if self.echo:
+            self.conn.write(data)
+
+    def eof_received(self):
+        self.events.append("eof")
+        return self.keep_open_on_eof
+
+    def pause_writing(self):
+        self.events.append("pause")
+
+    def resume_writing(self):
+        self.events.append("resume")
+
+    def connection_lost(self, exc):
+        self.events.append(("lost", exc))
+        self.lost.set()
+
+
+class Echo(cyreactor.Handler):
+    def connection_made(self, conn):
+        self.conn = conn
+
+    def data_received(self, data):
+        self.conn.write(data)
+
+    def pause_writing(self):
+        self.conn.pause_reading()
+
+    def resume_writing(self):
+        self.conn.resume_reading()
+
+
+def serve(running, factory, host="127.0.0.1"):
+    listener = running.call(running.reactor.listen, host, 0, factory)
+    return listener.sockname[:2]
+
+
+def test_echo_integrity_100_concurrent_connections(running):
+    addr = serve(running, Echo)
+    rng = random.Random(1234)
+    sizes = [1, 2, 7, 100, 1024, 4096, 65535, 65536, 65537, 300_000, 1 << 20, 3 * (1 << 20) + 17]
+    payloads = [rng.randbytes(sizes[i % len(sizes)]) for i in range(100)]
+    failures = []
+
+    def client(payload):
+        try:
+            with socket.create_connection(addr, timeout=30) as s:
+                sender = threading.Thread(target=s.sendall, args=(payload,))
+                sender.start()
+                got = recv_exactly(s, len(payload))
+                sender.join()
+                if hashlib.sha256(got).digest() != hashlib.sha256(payload).digest():
+                    failures.append(len(payload))
+        except Exception as exc:  # reported below
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client, args=(p,)) for p in payloads]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not failures
+    stats = running.call(running.reactor.stats)
+    assert stats["accepted"] == 100
+    assert stats["bytes_in"] == stats["bytes_out"] == sum(map(len, payloads))
+
+
+def test_large_write_to_slow_reader_pauses_and_resumes_without_loss(running):
+    """write() far beyond the socket buffer: the rest queues, pause_writing
+    fires, and once the peer reads, resume_writing fires and every byte
+    arrives in order."""
+    handlers = []
+    payload = b"".join(struct.pack(">I", i) for i in range(4_000_000))  # 16 MB, ordered
+
+    def factory():
+        h = Recorder()
+        handlers.append(h)
+        return h
+
+    addr = serve(running, factory)
+    with socket.create_connection(addr) as s:
+        deadline = time.monotonic() + 5
+        while not handlers or handlers[0].conn is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        h = handlers[0]
+        # Written in pieces so the queue holds many buffers (exercises sendmsg).
+        running.call(lambda: [h.conn.write(payload[i:i + 200_000]) for i in range(0, len(payload), 200_000)])
+        queued = running.call(h.conn.get_write_buffer_size)
+        assert queued > 1_000_000
+        assert "pause" in h.events
+        time.sleep(0.2)  # a slow reader
+        got = recv_exactly(s, len(payload))
+        assert got == payload
+        deadline = time.monotonic() + 5
+        while "resume" not in h.events:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert running.call(h.conn.get_write_buffer_size) == 0
+    assert h.events.index("pause") < h.events.index("resume")
+
+
+def test_writelines_sends_everything_in_order(running):
+    addr = serve(running, lambda: Recorder())
+    handlers = []
+
+    class Writer(cyreactor.Handler):
+        def connection_made(self, conn):
+            conn.writelines([b"a" * 10, bytearray(b"b" * 70000), memoryview(b"c" * 5), b""])
+            conn.write_eof()
+
+    listener = running.call(running.reactor.listen, "127.0.0.1", 0, Writer)
+    with socket.create_connection(listener.sockname) as s:
+        assert recv_until_eof(s) == b"a" * 10 + b"b" * 70000 + b"c" * 5
+
+
+def test_peer_half_close_then_server_replies_and_closes(running):
+    h = Recorder(keep_open_on_eof=True)
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        s.sendall(b"request")
+        s.shutdown(socket.SHUT_WR)
+        deadline = time.monotonic() + 5
+        while "eof" not in h.events:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        # The connection stays open for writing after EOF because
+        # eof_received() returned True.
+        running.call(h.conn.write, b"reply")
+        running.call(h.conn.close)
+        assert recv_until_eof(s) == b"reply"
+    assert h.lost.wait(5)
+    assert h.events == ["made", "eof", ("lost", None)]
+    assert bytes(h.data) == b"request"
+
+
+def test_peer_eof_closes_by_default(running):
+    h = Recorder()
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        s.sendall(b"x")
+        s.shutdown(socket.SHUT_WR)
+        assert recv_until_eof(s) == b""
+    assert h.lost.wait(5)
+    assert h.events == ["made", "eof", ("lost", None)]
+
+
+def test_server_write_eof_half_closes(running):
+    class Greeter(Recorder):
+        def connection_made(self, conn):
+            super().connection_made(conn)
+            conn.write(b"hello")
+            conn.write_eof()
+
+    h = Greeter(echo=False, keep_open_on_eof=False)
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        assert recv_until_eof(s) == b"hello"   # server's side is shut
+        s.sendall(b"still listening")          # ours is still open
+        s.shutdown(socket.SHUT_WR)
+        assert h.lost.wait(5)
+    assert bytes(h.data) == b"still listening"
+    assert h.events[-1] == ("lost", None)
+
+
+def test_peer_reset_reports_connection_lost_once(running):
+    h = Recorder()
+    addr = serve(running, lambda: h)
+    s = socket.create_connection(addr)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.sendall(b"data")
+    deadline = time.monotonic() + 5
+    while not h.data:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    s.close()  # RST
+    assert h.lost.wait(5)
+    time.sleep(0.1)
+    lost = [e for e in h.events if isinstance(e, tuple)]
+    assert len(lost) == 1
+    assert isinstance(lost[0][1], ConnectionResetError)
+
+
+def test_write_to_reset_peer_reports_loss(running):
+    h = Recorder()
+    addr = serve(running, lambda: h)
+    s = socket.create_connection(addr)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    deadline = time.monotonic() + 5
+    while h.conn is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    s.close()
+    time.sleep(0.1)
+
+    def write_a_lot():
+        for _ in range(20):
+            h.conn.write(b"x" * 100_000)
+
+    running.call(write_a_lot)
+    assert h.lost.wait(5)
+    lost = [e for e in h.events if isinstance(e, tuple)]
+    assert len(lost) == 1 and isinstance(lost[0][1], (ConnectionResetError, BrokenPipeError))
+
+
+def test_close_flushes_queued_data_then_closes(running):
+    payload = os.urandom(5_000_000)
+
+    class Sender(Recorder):
+        def connection_made(self, conn):
+            super().connection_made(conn)
+            conn.write(payload)
+            conn.close()
+            assert conn.is_closing()
+            conn.write(b"ignored after close")
+
+    h = Sender()
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        time.sleep(0.2)
+        assert recv_until_eof(s) == payload
+    assert h.lost.wait(5)
+    assert h.events[-1] == ("lost", None)
+
+
+def test_abort_drops_queue_and_closes_now(running):
+    class Aborter(Recorder):
+        def connection_made(self, conn):
+            super().connection_made(conn)
+            conn.write(b"x" * 10_000_000)
+            conn.abort()
+
+    h = Aborter()
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        s.settimeout(5)
+        received = 0
+        try:
+            while True:
+                chunk = s.recv(1 << 20)
+                if not chunk:
+                    break
+                received += len(chunk)
+        except ConnectionResetError:
+            pass
+        assert received < 10_000_000
+    assert h.lost.wait(5)
+    assert h.events == ["made", "pause", ("lost", None)]
+
+
+def test_connection_lost_not_called_inside_the_closing_callback(running):
+    order = []
+
+    class Closer(cyreactor.Handler):
+        def connection_made(self, conn):
+            self.conn = conn
+
+        def data_received(self, data):
+            self.conn.close()
+            order.append("after close")
+
+        def connection_lost(self, exc):
+            order.append("lost")
+
+    addr = serve(running, Closer)
+    with socket.create_connection(addr) as s:
+        s.sendall(b"x")
+        assert recv_until_eof(s) == b""
+    deadline = time.monotonic() + 5
+    while len(order) < 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert order == ["after close", "lost"]
+
+
+def test_pause_and_resume_reading(running):
+    h = Recorder()
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        deadline = time.monotonic() + 5
+        while h.conn is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        running.call(h.conn.pause_reading)
+        assert not running.call(h.conn.is_reading)
+        s.sendall(b"while paused")
+        time.sleep(0.2)
+        assert h.data == b""
+        running.call(h.conn.resume_reading)
+        deadline = time.monotonic() + 5
+        while h.data != b"while paused":
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+
+
+def test_paused_connection_whose_peer_vanishes_does_not_spin(running):
+    h = Recorder()
+    addr = serve(running, lambda: h)
+    s = socket.create_connection(addr)
+    deadline = time.monotonic() + 5
+    while h.conn is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    running.call(h.conn.pause_reading)
+    s.close()
+    before = running.call(running.reactor.stats)["iterations"]
+    time.sleep(0.3)
+    after = running.call(running.reactor.stats)["iterations"]
+    assert after - before < 20, "the reactor spun on a paused, hung-up connection"
+    running.call(h.conn.resume_reading)
+    assert h.lost.wait(5)
+
+
+def test_set_timeout_expires_idle_connection(running):
+    class Idle(Recorder):
+        def connection_made(self, conn):
+            super().connection_made(conn)
+            conn.set_timeout(0.2)
+
+        def data_received(self, data):
+            super().data_received(data)
+            self.conn.set_timeout(0.2)
+
+    handlers = []
+
+    def factory():
+        handlers.append(Idle())
+        return handlers[-1]
+
+    addr = serve(running, factory)
+    with socket.create_connection(addr) as busy, socket.create_connection(addr) as idle:
+        start = time.monotonic()
+        for _ in range(6):  # keeps the busy one alive past several timeouts
+            busy.sendall(b"ping")
+            time.sleep(0.1)
+        assert recv_until_eof(idle) == b""
+        assert time.monotonic() - start >= 0.19
+        busy_handler = next(h for h in handlers if h.data)
+        assert not busy_handler.lost.is_set()
+    idle_handler = next(h for h in handlers if not h.data)
+    assert idle_handler.lost.wait(5)
+    assert isinstance(idle_handler.events[-1][1], TimeoutError)
+    assert running.call(running.reactor.stats)["timeouts"] >= 1
+
+
+def test_timeout_expired_returning_true_keeps_connection(running):
+    class Patient(Recorder):
+        fired = 0
+
+        def connection_made(self, conn):
+            super().connection_made(conn)
+            conn.set_timeout(0.05)
+
+        def timeout_expired(self):
+            self.fired += 1
+            self.conn.write(b"still here")
+            return True
+
+    h = Patient()
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        assert recv_exactly(s, 10) == b"still here"
+        time.sleep(0.15)
+        assert h.fired == 1 and not h.lost.is_set()
+
+
+def test_peername_sockname_fileno(running):
+    h = Recorder()
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr) as s:
+        deadline = time.monotonic() + 5
+        while h.conn is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        assert running.call(lambda: h.conn.peername) == s.getsockname()
+        assert running.call(lambda: h.conn.sockname) == s.getpeername()
+        assert running.call(h.conn.fileno) > 2
+        assert running.call(lambda: h.conn.get_extra_info("peername")) == s.getsockname()
+
+
+def test_write_rejects_non_bytes(running):
+    h = Recorder()
+    addr = serve(running, lambda: h)
+    with socket.create_connection(addr):
+        deadline = time.monotonic() + 5
+        while h.conn is None:
+            assert time.monotonic() < deadline
+            time.sleep(0.01)
+        with pytest.raises(TypeError):
+            running.call(h.conn.write, "text is not bytes")
+        with pytest.raises(TypeError):
+            running.call(h.conn.write, 12)
