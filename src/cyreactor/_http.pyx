@@ -840,6 +840,11 @@ cdef class Request:
     def peername(self):
         return self._conn.peername if self._conn is not None else None
 
+    @property
+    def reactor(self):
+        """The reactor serving this request (for timers in streaming handlers)."""
+        return self._conn.reactor if self._conn is not None else None
+
     def __repr__(self):
         return f"<Request {self.method} {self.target} HTTP/{self.version}>"
 

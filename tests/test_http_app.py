@@ -1,0 +1,290 @@
+"""The HTTP handler API: apps returning Responses, RequestHandler streaming
+both ways, errors in user code, and the kvstore example."""
+import http.client
+import json
+import logging
+import socket
+import subprocess
+import sys
+import re
+import time
+
+import pytest
+
+from cyreactor import http as cyhttp
+from cyreactor.examples.kvstore import KVStore
+from test_http_server import GET, connect, exchange, start  # noqa: F401  (fixture)
+
+
+def test_request_fields(start):
+    seen = []
+
+    def app(request):
+        seen.append(request)
+        return cyhttp.Response(200, [("content-type", "text/plain")], b"ok")
+
+    port = start(app).port
+    raw = (b"POST /a/b%20c?x=1&y=2 HTTP/1.1\r\nHost: example\r\nX-Rep: one\r\nx-rep: two\r\n"
+           b"Content-Type: application/json\r\nContent-Length: 7\r\n\r\n{\"a\":1}")
+    assert exchange(port, raw)[2] == b"ok"
+    r = seen[0]
+    assert (r.method, r.target, r.path, r.query, r.version) == ("POST", "/a/b%20c?x=1&y=2", "/a/b%20c", "x=1&y=2", "1.1")
+    assert r.body == b'{"a":1}' and r.keep_alive and r.content_length == 7
+    h = r.headers
+    assert h.get("content-type") == h[b"Content-Type"] == b"application/json"
+    assert h.getall("X-REP") == [b"one", b"two"] and "host" in h and "nope" not in h
+    assert len(h) == 5 and (b"host", b"example") in list(h)
+    assert r.peername[0] == "127.0.0.1"
+    assert exchange(port, b"GET http://example/p/q?z HTTP/1.1\r\nHost: example\r\n\r\n")[0] == 200
+    assert (seen[1].path, seen[1].query, seen[1].body) == ("/p/q", "z", b"")
+    assert exchange(port, b"PURGE /x HTTP/1.0\r\n\r\n")[0] == 200
+    assert (seen[2].method, seen[2].version, seen[2].keep_alive) == ("PURGE", "1.0", False)
+
+
+def test_response_headers_framing_and_date(start):
+    def app(request):
+        if request.path == "/empty":
+            return cyhttp.Response(204, [("x-a", "1")])
+        return cyhttp.Response(201, [(b"X-Bytes", b"b"), ("x-str", "s"), ("content-length", "999"),
+                                     ("x-int", 5)], "héllo", reason="Made")
+
+    port = start(app).port
+    status, headers, body = exchange(port, GET)
+    h = dict(headers)
+    assert status == 201 and body == "héllo".encode()
+    assert h[b"content-length"] == b"6" and h[b"x-bytes"] == b"b" and h[b"x-str"] == b"s" and h[b"x-int"] == b"5"
+    assert h[b"date"].endswith(b"GMT")
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"GET /empty HTTP/1.1\r\nHost: t\r\n\r\nHEAD / HTTP/1.1\r\nHost: t\r\n\r\n" + GET)
+        status, headers, body = reader.response()
+        assert status == 204 and b"content-length" not in dict(headers)
+        status, headers, body = reader.response(head_request=True)
+        assert dict(headers)[b"content-length"] == b"6"
+        assert reader.response()[2] == "héllo".encode()      # HEAD sent no body
+
+
+def test_pipelined_requests_answered_in_order(start):
+    port = start(lambda r: cyhttp.Response(200, body=r.path)).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"".join(b"GET /%d HTTP/1.1\r\nHost: t\r\n\r\n" % i for i in range(100)))
+        assert [reader.response()[2] for _ in range(100)] == [b"/%d" % i for i in range(100)]
+
+
+def test_raising_app_answers_500_logs_and_keeps_serving(start, caplog):
+    def app(request):
+        if request.path == "/boom":
+            raise RuntimeError("kaboom")
+        if request.path == "/bad-type":
+            return "not a Response"
+        if request.path == "/bad-header":
+            return cyhttp.Response(200, [("x", "a\r\nInjected: 1")])
+        return cyhttp.Response(200, body=b"fine")
+
+    port = start(app).port
+    sock, reader = connect(port)
+    with sock, caplog.at_level(logging.ERROR, logger="cyreactor.http"):
+        for path in (b"/boom", b"/bad-type", b"/bad-header"):
+            sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path)
+            status, headers, body = reader.response()
+            assert status == 500 and b"Injected" not in dict(headers)
+            sock.sendall(GET)                       # same connection still works
+            assert reader.response()[2] == b"fine"
+    assert exchange(port, GET)[2] == b"fine"
+    errors = [r for r in caplog.records if r.name == "cyreactor.http"]
+    assert len(errors) == 3 and "kaboom" in caplog.text and errors[0].exc_info is not None
+
+
+def test_streamed_response_with_a_generator(start):
+    def app(request):
+        def parts():
+            for i in range(1000):
+                yield b"part %d\n" % i
+        return cyhttp.Response(200, [("content-type", "text/plain")], parts())
+
+    port = start(app).port
+    expected = b"".join(b"part %d\n" % i for i in range(1000))
+    status, headers, body = exchange(port, GET)
+    assert dict(headers)[b"transfer-encoding"] == b"chunked" and body == expected
+    # HTTP/1.0 has no chunked coding: the close delimits the body.
+    status, headers, body = exchange(port, b"GET / HTTP/1.0\r\n\r\n")
+    assert b"transfer-encoding" not in dict(headers) and body == expected
+    # http.client decodes it too, on a reused connection.
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for _ in range(3):
+        conn.request("GET", "/")
+        assert conn.getresponse().read() == expected
+    conn.close()
+
+
+def test_large_streamed_response_to_a_slow_reader(start):
+    chunk = b"x" * 65536
+
+    def app(request):
+        return cyhttp.Response(200, body=(chunk for _ in range(320)))     # 20 MiB
+
+    port = start(app).port
+    sock, reader = connect(port)
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
+        sock.sendall(GET + GET)
+        time.sleep(0.3)                          # the server fills the pipe and pauses
+        assert len(reader.response()[2]) == 320 * 65536
+        assert len(reader.response()[2]) == 320 * 65536
+
+
+class Upload(cyhttp.RequestHandler):
+    """Counts a streamed upload without keeping it."""
+
+    def __init__(self, request, response):
+        super().__init__(request, response)
+        self.size = 0
+        self.pieces = 0
+
+    def on_body(self, chunk):
+        self.size += len(chunk)
+        self.pieces += 1
+
+    def on_complete(self):
+        self.response.start(200, [("content-type", "application/json")])
+        self.response.write(json.dumps({"size": self.size}).encode())
+        self.response.end(json.dumps({"pieces": self.pieces}).encode())
+
+
+def test_streamed_upload(start):
+    port = start(Upload).port
+    body = b"u" * (5 * 1024 * 1024)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/up", body=body)
+    resp = conn.getresponse()
+    assert resp.getheader("transfer-encoding") == "chunked"
+    text = resp.read()
+    assert text.startswith(b'{"size": 5242880}') and json.loads(text[17:])["pieces"] > 1
+    conn.request("POST", "/up", body=iter([b"a" * 10, b"b" * 20]), encode_chunked=True)
+    assert resp.fp is None and conn.getresponse().read().startswith(b'{"size": 30}')
+    conn.close()
+
+
+class Delayed(cyhttp.RequestHandler):
+    """Answers 50 ms later, from a timer, in three pieces."""
+
+    def on_complete(self):
+        self.response.start(200, content_length=len(self.request.path) + 4)
+        self.request.reactor.call_later(0.05, self.finish)
+
+    def finish(self):
+        self.response.write(b"<<")
+        self.response.write(self.request.path)
+        self.response.end(b">>")
+
+
+def test_response_from_a_timer_and_pipelining_waits(start):
+    port = start(Delayed).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"GET /first HTTP/1.1\r\nHost: t\r\n\r\nGET /second HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert reader.response()[2] == b"<</first>>"
+        assert reader.response()[2] == b"<</second>>"
+
+
+class Broken(cyhttp.RequestHandler):
+    def on_body(self, chunk):
+        raise ValueError("bad body")
+
+
+class BrokenMidStream(cyhttp.RequestHandler):
+    def on_complete(self):
+        def parts():
+            yield b"first"
+            raise KeyError("mid-stream")
+        self.response.send(cyhttp.Response(200, body=parts()))
+
+
+def test_errors_in_a_request_handler(start, caplog):
+    port = start(Broken).port
+    sock, reader = connect(port)
+    with sock, caplog.at_level(logging.ERROR, logger="cyreactor.http"):
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+        assert reader.response()[0] == 500
+        assert reader.at_eof()              # the body was not read through: close
+    port = start(BrokenMidStream).port
+    sock, reader = connect(port)
+    with sock, caplog.at_level(logging.ERROR, logger="cyreactor.http"):
+        sock.sendall(GET)
+        with pytest.raises((EOFError, ConnectionResetError)):
+            reader.response()               # cut short: the client sees no clean end
+    assert "bad body" in caplog.text and "mid-stream" in caplog.text
+
+
+def test_default_request_handler_answers_404(start):
+    port = start(cyhttp.RequestHandler).port
+    assert exchange(port, b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 2\r\n\r\nhi")[0] == 404
+
+
+def test_expect_continue_with_an_app(start):
+    port = start(lambda r: cyhttp.Response(200, body=r.body[::-1])).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"PUT / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n")
+        assert reader.response()[0] == 100
+        sock.sendall(b"abc")
+        assert reader.response()[2] == b"cba"
+
+
+def test_options_are_checked():
+    with pytest.raises(TypeError):
+        cyhttp.HttpServer(lambda r: None, no_such_option=1)
+    with pytest.raises(ValueError):
+        cyhttp.HttpServer(lambda r: None, header_timeout=0)
+    with pytest.raises(TypeError):
+        cyhttp.HttpServer(42)
+    assert cyhttp.DEFAULTS["keepalive_timeout"] == 15.0
+
+
+# ---- the kvstore example -----------------------------------------------------
+
+def call(conn, method, path, body=None):
+    conn.request(method, path, body=None if body is None else json.dumps(body))
+    resp = conn.getresponse()
+    data = resp.read()
+    return resp.status, (json.loads(data) if data else None)
+
+
+def test_kvstore(start):
+    port = start(KVStore()).port
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    assert call(c, "GET", "/keys") == (200, {"keys": []})
+    assert call(c, "PUT", "/keys/a", {"x": [1, 2]}) == (201, {"key": "a", "value": {"x": [1, 2]}})
+    assert call(c, "PUT", "/keys/a", 5)[0] == 200
+    assert call(c, "PUT", "/keys/b%20c", "s")[0] == 201
+    assert call(c, "GET", "/keys/a") == (200, {"key": "a", "value": 5})
+    assert call(c, "GET", "/keys") == (200, {"keys": ["a", "b c"]})
+    assert call(c, "DELETE", "/keys/a") == (204, None)
+    assert call(c, "GET", "/keys/a")[0] == 404
+    assert call(c, "DELETE", "/keys/a")[0] == 404
+    c.request("PUT", "/keys/z", body=b"{not json")
+    resp = c.getresponse()
+    assert resp.status == 400 and b"invalid JSON" in resp.read()
+    assert call(c, "POST", "/keys")[0] == 405
+    assert call(c, "GET", "/nothing")[0] == 404
+    assert call(c, "GET", "/")[1]["keys"] == 1
+    c.close()
+
+
+def test_kvstore_runs_as_a_module():
+    proc = subprocess.Popen([sys.executable, "-m", "cyreactor.examples.kvstore", "--port", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = re.search(r"http://\S+", proc.stdout.readline()).group(0)
+        port = int(url.rsplit(":", 1)[1].strip("/"))
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        assert call(c, "PUT", "/keys/k", [1])[0] == 201
+        assert call(c, "GET", "/keys/k") == (200, {"key": "k", "value": [1]})
+        c.close()
+        proc.terminate()
+        assert proc.wait(10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
