@@ -1,0 +1,235 @@
+"""``python -m cyreactor`` as a subprocess, with real clients: the tutorial's
+own requests client, curl, signals, workers, and memory under load."""
+import os
+import re
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from test_http_server import GET, Reader, connect, exchange
+
+BODY = b"Hello! I am an epoll server."
+
+
+class Demo:
+    """A demo server process; ``url``/``port`` read from its first line."""
+
+    def __init__(self, *args):
+        self.proc = subprocess.Popen([sys.executable, "-m", "cyreactor", "--port", "0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        line = self.proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not match:
+            self.proc.kill()
+            raise AssertionError(f"no URL in {line!r}: {self.proc.stderr.read()}")
+        self.url = match.group(0)
+        self.port = int(match.group(1))
+
+    def rss_kib(self, pid=None):
+        with open(f"/proc/{pid or self.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+@pytest.fixture
+def demo():
+    servers = []
+
+    def start(*args):
+        servers.append(Demo(*args))
+        return servers[-1]
+
+    yield start
+    for s in servers:
+        s.stop(signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def shared_demo():
+    d = Demo()
+    yield d
+    d.stop()
+
+
+def test_help():
+    out = subprocess.run([sys.executable, "-m", "cyreactor", "--help"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0
+    for option in ("--host", "--port", "--workers", "--log-level", "--access-log", "--max-connections",
+                   "--header-timeout", "--keepalive-timeout", "--max-body-size"):
+        assert option in out.stdout
+
+
+def test_tutorial_client_4_threads_100_posts_each(shared_demo):
+    requests = pytest.importorskip("requests")
+    # About 1 MB of bytes; form-encoding keeps letters as they are.
+    FILE = (b"abcdefghijklmnopqrstuvwxyz0123456789" * 29128)[:1048576]
+    failures = []
+
+    def client():
+        try:
+            for _ in range(100):
+                r = requests.post(shared_demo.url, data={"file": FILE})
+                if r.text != "Hello! I am an epoll server.":
+                    failures.append(r.text)
+        except Exception as exc:  # reported below
+            failures.append(repr(exc))
+
+    threads = [threading.Thread(target=client) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert not failures
+
+
+curl = shutil.which("curl")
+needs_curl = pytest.mark.skipif(curl is None, reason="curl is not installed")
+
+
+@needs_curl
+def test_curl_keep_alive_across_two_urls(shared_demo):
+    out = subprocess.run([curl, "-sv", shared_demo.url + "a", shared_demo.url + "b?x=1"],
+                         capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0 and out.stdout == "Hello! I am an epoll server." * 2
+    assert re.search(r"Re-using existing connection|Reusing existing", out.stderr)
+
+
+@needs_curl
+def test_curl_5mb_upload_and_chunked_upload(shared_demo, tmp_path):
+    path = tmp_path / "five"
+    path.write_bytes(os.urandom(5 * 1024 * 1024))
+    for extra in ([], ["-H", "Transfer-Encoding: chunked"]):
+        out = subprocess.run([curl, "-s", "-w", " %{http_code}", "--data-binary", f"@{path}", *extra, shared_demo.url],
+                             capture_output=True, text=True, timeout=60)
+        assert out.stdout == "Hello! I am an epoll server. 200", extra
+
+
+def test_sigterm_exits_0_after_finishing_in_flight(demo):
+    d = demo()
+    sock, reader = connect(d.port)
+    with sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234")
+        time.sleep(0.1)
+        d.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.1)
+        sock.sendall(b"56789")
+        status, headers, body = reader.response()
+        assert (status, body) == (200, BODY)
+        assert reader.at_eof()
+    assert d.stop() == 0
+
+
+def test_sigint_exits_0(demo):
+    d = demo()
+    assert exchange(d.port, GET)[2] == BODY
+    assert d.stop(signal.SIGINT) == 0
+
+
+def _children(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
+
+
+def test_two_workers_and_a_killed_worker_is_restarted(demo):
+    d = demo("--workers", "2")
+    deadline = time.monotonic() + 10
+    while len(_children(d.proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(d.proc.pid)
+    assert len(workers) == 2
+    for _ in range(20):
+        assert exchange(d.port, GET)[2] == BODY
+    os.kill(workers[0], signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        now = _children(d.proc.pid)
+        if len(now) == 2 and workers[0] not in now:
+            break
+        time.sleep(0.05)
+    assert len(now) == 2 and workers[0] not in now and workers[1] in now
+    for _ in range(20):
+        assert exchange(d.port, GET)[2] == BODY
+    assert d.stop() == 0
+    for pid in now:
+        assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_nofile_limit_is_raised(demo):
+    d = demo()
+    with open(f"/proc/{d.proc.pid}/limits") as f:
+        line = next(l for l in f if l.startswith("Max open files"))
+    soft, hard = line.split()[3:5]
+    assert soft == hard
+
+
+def test_10000_idle_keep_alive_connections_cost_little(demo):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < 12000:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is below 12000")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    d = demo()
+    assert exchange(d.port, GET)[2] == BODY
+    before = d.rss_kib()
+    socks = []
+    try:
+        for i in range(10000):
+            s = socket.socket()
+            s.setblocking(True)
+            s.connect(("127.0.0.1", d.port))
+            s.send(GET)
+            socks.append(s)
+        for s in socks:               # every one answered: now idle keep-alive
+            s.settimeout(10)
+            data = b""
+            while not data.endswith(BODY):
+                data += s.recv(4096)
+        after = d.rss_kib()
+        # Served others meanwhile, at no cost from the idle ones.
+        assert exchange(d.port, GET)[2] == BODY
+        print(f"10k idle connections: server RSS {before} -> {after} KiB")
+        assert after - before < 10 * 1024, f"10k idle connections cost {after - before} KiB"
+    finally:
+        for s in socks:
+            s.close()
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+
+
+def test_pipelining_without_reading_keeps_memory_bounded(demo):
+    d = demo()
+    assert exchange(d.port, GET)[2] == BODY
+    before = d.rss_kib()
+    sock = socket.create_connection(("127.0.0.1", d.port))
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    burst = GET * 10000
+    sent = 0
+    deadline = time.monotonic() + 2.0
+    with sock:
+        while time.monotonic() < deadline:
+            try:
+                sent += sock.send(burst[sent % len(burst):])
+            except BlockingIOError:
+                time.sleep(0.005)
+        grown = d.rss_kib() - before
+        print(f"pipelined {sent // len(GET)} unread requests: server RSS grew {grown} KiB")
+        assert sent // len(GET) > 10000
+        assert grown < 16 * 1024, f"server grew {grown} KiB for {sent // len(GET)} unread requests"
+        assert exchange(d.port, GET)[2] == BODY
