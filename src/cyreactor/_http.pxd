@@ -65,13 +65,14 @@ cdef class HttpProtocol(Handler):
     cdef bint _counted                # counted in HttpConfig.open_connections
     cdef bint _done                   # no more requests on this connection
     cdef bint _eof                    # the peer half-closed
+    cdef Py_ssize_t _unparsed         # input left after the event being handled
 
     cdef int _process(self, const char *data, Py_ssize_t length) except -1
     cdef int _stash_rest(self, const char *data, Py_ssize_t length) except -1
     cdef int _resume_input(self) except -1
     cdef int _arm_timer(self) except -1
     cdef int _set_timer(self, int kind, double seconds) except -1
-    cdef int _finish_connection(self) except -1
+    cdef int _finish_connection(self, bint linger) except -1
     cdef int _send_error(self, int status, str reason) except -1
     cdef int _shutdown(self) except -1
     cdef bint _idle(self) noexcept

@@ -514,6 +514,7 @@ cdef class HttpProtocol(Handler):
             n = parser_feed(p, data, length)
             data += n
             length -= n
+            self._unparsed = length
             event = p.event
             if event == HP_NEED_MORE:
                 return 0
@@ -566,7 +567,7 @@ cdef class HttpProtocol(Handler):
             return 0
         if self._eof:
             if self._p.state == S_START or self._p.state == S_DONE:
-                self._finish_connection()
+                self._finish_connection(False)
             else:
                 self._send_error(400, "incomplete request")
             return 0
@@ -602,18 +603,22 @@ cdef class HttpProtocol(Handler):
 
     # ---- ending -------------------------------------------------------------
 
-    cdef int _finish_connection(self) except -1:
-        # RFC 9112 9.6: half-close after the last response, then keep
-        # reading (and discarding) until the client closes or linger_timeout
-        # passes, so a reset does not destroy the response in flight.
+    cdef int _finish_connection(self, bint linger) except -1:
+        # After the last response. With ``linger`` (an error, or input is
+        # still arriving behind the last request) RFC 9112 9.6's staged
+        # close: half-close, then read and discard until the client closes
+        # or linger_timeout passes, so that a reset provoked by unread input
+        # does not destroy the response in flight. A clean "Connection:
+        # close" exchange just closes.
         if self._conn is None:
             return 0
+        linger = linger or self._unparsed > 0 or self._stash_len > 0
         self._done = True
         self._blocked = B_NONE
         free(self._stash)
         self._stash = NULL
         self._stash_len = 0
-        if self._eof:
+        if self._eof or not linger:
             self._conn.close()
             return 0
         self._conn.write_eof()
@@ -627,7 +632,7 @@ cdef class HttpProtocol(Handler):
         self._conn.write_object(_error_response(status, reason))
         if self._cfg.access_log:
             _log_access(self, status, reason)
-        return self._finish_connection()
+        return self._finish_connection(True)
 
     cdef bint _idle(self) noexcept:
         return ((self._p.state == S_START or self._p.state == S_DONE)
@@ -687,7 +692,7 @@ cdef class DemoProtocol(HttpProtocol):
         if cfg.access_log:
             _log_access(self, 200, 0 if p.method == M_HEAD else len(DEMO_BODY))
         if close:
-            self._finish_connection()
+            self._finish_connection(False)
         return 0
 
 
@@ -1244,7 +1249,7 @@ cdef class AppProtocol(HttpProtocol):
         if cfg.access_log:
             _log_access(self, status, PyBytes_GET_SIZE(body))
         if not keep_alive or flags & UH_CLOSE:
-            self._finish_connection()
+            self._finish_connection(False)
         return 0
 
     cdef int _response_done(self, ResponseWriter writer) except -1:
@@ -1257,7 +1262,7 @@ cdef class AppProtocol(HttpProtocol):
             self._writer = None
             self._handler = None
         if not writer._keep_alive:
-            return self._finish_connection()
+            return self._finish_connection(False)
         if self._blocked & B_RESPONSE:
             self._blocked &= ~B_RESPONSE
             if not self._blocked:
