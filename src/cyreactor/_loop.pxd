@@ -6,7 +6,7 @@
 cimport cython
 from libc.stdint cimport uint32_t, uint64_t
 
-from cyreactor cimport _epoll
+from cyreactor cimport _epoll, _posix
 
 
 cdef class Reactor
@@ -103,8 +103,10 @@ cdef class Connection:
     cdef Connection _tnext
     cdef double _deadline
 
+    cdef _posix.sockaddr_in6 _peer_addr
     cdef object _peername
     cdef object _sockname
+    cdef object _lost_exc
 
     # C-level API for Cython handlers (the Python methods are wrappers).
     cdef int write_buffer(self, const char *data, Py_ssize_t length) except -1
@@ -132,6 +134,7 @@ cdef class Connection:
     cdef int _fail(self, object exc) except -1
     cdef int _teardown(self, object exc) except -1
     cdef int _on_timeout(self) except -1
+    cdef int _call_connection_lost(self) except -1
     cdef int _unlink_timeout(self) noexcept
 
 
@@ -148,6 +151,7 @@ cdef class Reactor:
     cdef Py_ssize_t _timers_cancelled
     cdef uint64_t _timer_seq
     cdef object _ready
+    cdef list _lost
     cdef double _now
 
     cdef int _wakeup_fd
@@ -199,6 +203,7 @@ cdef class Reactor:
     cdef int _compute_timeout_ms(self, double timeout) except? -2
     cdef int _run_timers(self) except -1
     cdef int _run_ready(self) except -1
+    cdef int _run_lost(self) except -1
     cdef int _expire_timeouts(self) except -1
     cdef _TimeoutQueue _timeout_queue(self, double duration)
     cdef int _dispatch(self, uint64_t token, uint32_t events) except -1

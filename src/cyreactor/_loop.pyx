@@ -76,6 +76,21 @@ cdef object _sockinfo(int fd, bint peer):
         sock.detach()
 
 
+cdef object _sockaddr_to_address(const _posix.sockaddr_in6 *addr):
+    """The socket module's form of an IPv4/IPv6 address kept from accept4()."""
+    cdef char text[_posix.INET6_ADDRSTRLEN]
+    cdef const _posix.sockaddr_in *v4
+    if addr.sin6_family == _posix.AF_INET:
+        v4 = <const _posix.sockaddr_in *>addr
+        _posix.inet_ntop(_posix.AF_INET, &v4.sin_addr, text, sizeof(text))
+        return (text.decode("ascii"), _posix.ntohs(v4.sin_port))
+    if addr.sin6_family == _posix.AF_INET6:
+        _posix.inet_ntop(_posix.AF_INET6, &addr.sin6_addr, text, sizeof(text))
+        return (text.decode("ascii"), _posix.ntohs(addr.sin6_port),
+                _posix.ntohl(addr.sin6_flowinfo), addr.sin6_scope_id)
+    return None
+
+
 cdef class Handler:
     """Base class of connection handlers.
 
@@ -283,8 +298,14 @@ cdef class Listener:
         cdef Reactor reactor = self._reactor
         cdef int fd, err, i, one = 1
         cdef Connection conn
+        # The kernel hands over the peer's address with the descriptor: kept
+        # in C so peername costs nothing unless asked for, even after close.
+        cdef _posix.sockaddr_in6 peer
+        cdef _posix.socklen_t peer_len
         for i in range(ACCEPT_BATCH):
-            fd = _posix.accept4(self._fd, NULL, NULL, _posix.SOCK_NONBLOCK | _posix.SOCK_CLOEXEC)
+            peer_len = sizeof(peer)
+            fd = _posix.accept4(self._fd, <_posix.sockaddr *>&peer, &peer_len,
+                                _posix.SOCK_NONBLOCK | _posix.SOCK_CLOEXEC)
             if fd < 0:
                 err = errno
                 if err == EAGAIN:
@@ -314,6 +335,8 @@ cdef class Listener:
                 _posix.setsockopt(fd, _posix.IPPROTO_TCP, _posix.TCP_NODELAY, &one, sizeof(one))
             reactor._st_accepted += 1
             conn = reactor._new_connection(fd, self._tcp)
+            if self._tcp:
+                conn._peer_addr = peer
             try:
                 handler = self._factory()
                 if not isinstance(handler, Handler):
@@ -340,7 +363,6 @@ cdef class Connection:
     def __cinit__(self):
         self._fd = -1
         self._reading = True
-        self._wq = []
         self._high_water = DEFAULT_HIGH_WATER
         self._low_water = DEFAULT_HIGH_WATER // 4
 
@@ -354,8 +376,10 @@ cdef class Connection:
     @property
     def peername(self):
         """The remote address, as the socket module gives it."""
-        if self._peername is None and self._fd >= 0:
-            self._peername = _sockinfo(self._fd, True)
+        if self._peername is None:
+            self._peername = _sockaddr_to_address(&self._peer_addr)
+            if self._peername is None and self._fd >= 0:
+                self._peername = _sockinfo(self._fd, True)
         return self._peername
 
     @property
@@ -391,6 +415,8 @@ cdef class Connection:
             if type(data) is not bytes:
                 data = bytes(memoryview(data))
             if PyBytes_GET_SIZE(data):
+                if self._wq is None:
+                    self._wq = []
                 self._wq.append(data)
                 self._wq_size += PyBytes_GET_SIZE(data)
         if was_empty and self._wq_size and not self._connecting:
@@ -660,6 +686,10 @@ cdef class Connection:
             return -1
 
     cdef int _queue(self, object data, Py_ssize_t skip) except -1:
+        # The queue list exists only while something is queued: an idle
+        # connection owns no buffers at all.
+        if self._wq is None:
+            self._wq = []
         if not self._wq:
             self._wq_offset = skip
         self._wq.append(data)
@@ -781,14 +811,30 @@ cdef class Connection:
         reactor._unregister(self._fd)
         _close_fd(self._fd)
         self._fd = -1
-        self._wq = []
+        self._wq = None
         self._wq_size = 0
         reactor._st_closed += 1
         reactor._st_open -= 1
-        # connection_lost() runs from the ready queue, never inside the
-        # callback that closed the connection, as asyncio does.
-        reactor._schedule(-1.0, _connection_lost, (self, exc))
+        # connection_lost() runs after this round of dispatch, never inside
+        # the callback that closed the connection, as asyncio does.
+        self._lost_exc = exc
+        reactor._lost.append(self)
         return reactor._descriptor_freed()
+
+    cdef int _call_connection_lost(self) except -1:
+        cdef Handler handler = self.handler
+        exc = self._lost_exc
+        # Breaks the handler <-> connection cycle so both are freed by
+        # reference counting, not left to the cyclic GC.
+        self.handler = None
+        self._lost_exc = None
+        if handler is None:
+            return 0
+        try:
+            handler.connection_lost(exc)
+        except BaseException as err:
+            self._reactor._callback_error(err, "Exception in connection_lost()", None)
+        return 0
 
     cdef int _on_timeout(self) except -1:
         cdef Reactor reactor = self._reactor
@@ -817,18 +863,6 @@ cdef class Connection:
         self._tnext = None
         self._tqueue = None
         return 0
-
-
-def _connection_lost(Connection conn, exc):
-    handler = conn.handler
-    # Breaks the handler <-> connection cycle so it is freed by refcount.
-    conn.handler = None
-    if handler is None:
-        return
-    try:
-        handler.connection_lost(exc)
-    except BaseException as err:
-        conn._reactor._callback_error(err, "Exception in connection_lost()", None)
 
 
 def _ignore_signal(signum, frame):
@@ -866,6 +900,7 @@ cdef class Reactor:
         self._registry = []
         self._generation = 0
         self._timers = []
+        self._lost = []
         self._ready = collections.deque()
         self._signal_handlers = {}
         self._timeout_queues = {}
@@ -983,6 +1018,8 @@ cdef class Reactor:
             ev = self._events
             for i in range(n):
                 self._dispatch(ev[i].data.u64, ev[i].events)
+        if self._lost:
+            self._run_lost()
         if self._timeout_queues:
             self._expire_timeouts()
         if self._timers:
@@ -995,7 +1032,7 @@ cdef class Reactor:
         cdef double delay, deadline
         cdef TimerHandle top
         cdef _TimeoutQueue q
-        if self._ready or self._stopping:
+        if self._ready or self._lost or self._stopping:
             return 0
         deadline = -1.0
         if self._timers:
@@ -1219,6 +1256,14 @@ cdef class Reactor:
             self._ready.append(top)
         return 0
 
+    cdef int _run_lost(self) except -1:
+        cdef Connection conn
+        cdef list lost = self._lost
+        self._lost = []
+        for conn in lost:
+            conn._call_connection_lost()
+        return 0
+
     cdef int _run_ready(self) except -1:
         # Only what is ready now: callbacks that schedule more callbacks run
         # on the next iteration, so events are never starved.
@@ -1402,6 +1447,7 @@ cdef class Reactor:
             raise
         fd = sock.detach()
         conn = self._new_connection(fd, True)
+        conn._peername = address
         conn.handler = handler
         conn._connecting = True
         conn._update_interest()
@@ -1449,7 +1495,8 @@ cdef class Reactor:
                 (<Connection>owner).abort()
             elif type(owner) is Listener:
                 (<Listener>owner).close()
-        # Runs the connection_lost() callbacks the aborts just scheduled.
+        # Runs the connection_lost() callbacks of the aborts just made.
+        self._run_lost()
         self._run_ready()
         self._ready.clear()
         for signum in list(self._signal_handlers):

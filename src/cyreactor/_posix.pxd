@@ -65,6 +65,33 @@ cdef extern from "<netinet/in.h>" nogil:
     enum:
         IPPROTO_TCP
 
+    struct in_addr:
+        uint32_t s_addr
+
+    struct in6_addr:
+        unsigned char s6_addr[16]
+
+    struct sockaddr_in:
+        sa_family_t sin_family
+        uint16_t sin_port
+        in_addr sin_addr
+
+    struct sockaddr_in6:
+        sa_family_t sin6_family
+        uint16_t sin6_port
+        uint32_t sin6_flowinfo
+        in6_addr sin6_addr
+        uint32_t sin6_scope_id
+
+    uint16_t ntohs(uint16_t)
+    uint32_t ntohl(uint32_t)
+
+
+cdef extern from "<arpa/inet.h>" nogil:
+    enum:
+        INET6_ADDRSTRLEN
+    const char *inet_ntop(int af, const void *src, char *dst, socklen_t size)
+
 
 cdef extern from "<netinet/tcp.h>" nogil:
     enum:
