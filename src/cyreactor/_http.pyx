@@ -707,6 +707,7 @@ cdef bytes _norm_name(object name):
 
 
 @cython.final
+@cython.freelist(64)
 cdef class Headers:
     """Request header fields: case-insensitive lookup, repeated names kept
     in order. Names are lower-case bytes, values bytes; lookups take str or
@@ -760,6 +761,7 @@ cdef class Headers:
 
 
 @cython.final
+@cython.freelist(64)
 cdef class Request:
     """One HTTP request. ``method``, ``target``, ``path``, ``query`` and
     ``version`` are str; ``headers`` a ``Headers``; ``body`` bytes (None in
@@ -883,6 +885,7 @@ cdef Request _make_request(HttpProtocol proto):
 # ---------------------------------------------------------------- responses
 
 @cython.final
+@cython.freelist(64)
 cdef class Response:
     """``Response(status=200, headers=None, body=b"", *, reason=None)``.
 
@@ -915,6 +918,7 @@ cdef inline object _as_bytes(object data):
 
 
 @cython.final
+@cython.freelist(64)
 cdef class ResponseWriter:
     """Sends one response in pieces (the ``RequestHandler`` form).
 

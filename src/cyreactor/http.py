@@ -69,6 +69,7 @@ __all__ = [
     "http_date",
     "parse_requests",
     "serve",
+    "url_for",
 ]
 
 logger = logging.getLogger("cyreactor.http")
