@@ -468,6 +468,7 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
     cdef unsigned char c
     cdef const HttpLimits *const_limits = p.limits
     cdef const char *cr
+    cdef const char *lf
     cdef Py_ssize_t run
     cdef bint complete = False
 
@@ -517,8 +518,11 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
         # memchr passes beat a byte loop testing for both.
         cr = <const char *>memchr(data + i, c'\r', length - i)
         run = (cr - (data + i)) if cr != NULL else length - i
-        if memchr(data + i, c'\n', run) != NULL:
-            return _fail(p, 400, b"bare LF")
+        lf = <const char *>memchr(data + i, c'\n', run)
+        if lf != NULL:
+            # The bytes before the LF count against the limits first, as
+            # they would if they had arrived alone (same error, any split).
+            run = lf - (data + i)
         p.line_len += run
         p.head_seen += run
         i += run
@@ -528,6 +532,8 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
             if p.nlines == 0:
                 return _fail(p, 414, b"request-line too long")
             return _fail(p, 431, b"request header fields too large")
+        if lf != NULL:
+            return _fail(p, 400, b"bare LF")
         if cr == NULL:
             break
         i += 1
