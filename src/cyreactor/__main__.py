@@ -11,6 +11,7 @@ import argparse
 import logging
 import os
 import resource
+import select
 import signal
 import socket
 import sys
@@ -109,7 +110,7 @@ def server_options(args):
     }
 
 
-def run_worker(args, port, *, reuse_port, announce):
+def run_worker(args, port, *, reuse_port, announce, ready_fd=-1):
     # Imported here so the supervising parent never builds a reactor.
     from cyreactor import Reactor
 
@@ -118,6 +119,9 @@ def run_worker(args, port, *, reuse_port, announce):
         listener = server.listen(reactor, args.host, port, reuse_port=reuse_port, backlog=args.backlog)
         if announce:
             print(f"cyreactor demo server listening on {url_for(listener.sockname)}", flush=True)
+        if ready_fd >= 0:
+            os.write(ready_fd, b"1")
+            os.close(ready_fd)
 
         def stop():
             log.info("stopping: finishing responses in flight")
@@ -141,15 +145,24 @@ def _reserve_port(host, port):
 
 
 def _spawn(args, port, reserved):
+    """Forks a worker; returns once it is listening (or has died, or 10 s
+    passed), so the URL is printed only when connections will be served."""
+    rfd, wfd = os.pipe()
     pid = os.fork()
     if pid:
+        os.close(wfd)
+        ready, _, _ = select.select([rfd], [], [], 10.0)
+        if not ready or not os.read(rfd, 1):
+            log.warning("worker %d did not report listening", pid)
+        os.close(rfd)
         return pid
     code = 1
     try:
+        os.close(rfd)
         reserved.close()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        code = run_worker(args, port, reuse_port=True, announce=False)
+        code = run_worker(args, port, reuse_port=True, announce=False, ready_fd=wfd)
     except BaseException:
         logging.getLogger("cyreactor.server").exception("worker %d failed", os.getpid())
     finally:
