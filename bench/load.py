@@ -35,6 +35,7 @@ import datetime
 import json
 import os
 import platform
+import re
 import resource
 import shlex
 import shutil
@@ -198,7 +199,8 @@ class RunningServer:
         self.log.close()
         with open(self.log_path, "rb") as f:
             output = f.read().decode(errors="replace").strip()
-        if output:
+        # A start-up banner is not news; anything that reads like trouble is.
+        if re.search(r"(?i)traceback|error|exception|warn|fatal|abort|leak", output):
             notes.append("output: " + output[-2000:])
         self.exit_note = "; ".join(notes) or None
         return self.exit_note
