@@ -28,11 +28,14 @@ def new_loop(kind):
     return asyncio.new_event_loop()
 
 
-def serve_forever(protocol_factory, args):
-    """Serve on args.host:args.port until SIGTERM or SIGINT."""
+def serve_forever(protocol_factory, args, on_loop=None):
+    """Serve on args.host:args.port until SIGTERM or SIGINT. ``on_loop(loop)``
+    runs first, to schedule the server's own timers."""
     raise_nofile()
     loop = new_loop(args.loop)
     asyncio.set_event_loop(loop)
+    if on_loop is not None:
+        on_loop(loop)
     server = loop.run_until_complete(
         loop.create_server(protocol_factory, args.host, args.port, backlog=4096)
     )

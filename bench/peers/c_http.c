@@ -14,8 +14,11 @@
  * Keep-alive is the HTTP/1.1 default; "Connection: close" and HTTP/1.0
  * without "Connection: keep-alive" close after the response.
  *
- * No Date header: none of the compared servers send one, so the response is
- * byte-for-byte the same everywhere.
+ * Like cyreactor's demo server, every response carries a Date header
+ * (RFC 9110 section 6.6.1), refreshed at most once a second by one time()
+ * call per epoll_wait batch, and says "connection: close" when it closes
+ * (or "keep-alive" to an HTTP/1.0 client that asked for it), so the bytes
+ * on the wire are the same as the demo's.
  *
  * usage: c_http [--host 127.0.0.1] [--port 8080]
  */
@@ -23,6 +26,7 @@
 
 #include <ctype.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 enum {
     HEAD_MAX = 16 * 1024,      /* a request head must fit in this */
@@ -30,12 +34,41 @@ enum {
     MAX_EVENTS = 512,
 };
 
-static const char RESPONSE[] =
-    "HTTP/1.1 200 OK\r\n"
-    "content-type: text/html\r\n"
-    "content-length: 28\r\n"
-    "\r\n"
-    "Hello! I am an epoll server.";
+/* The three canned responses; the 29 D's are where the date goes. */
+enum { KEEP_ALIVE, KEEP_ALIVE_10, CLOSE };
+static char responses[3][160];
+static size_t response_len[3], date_off[3];
+static const char *const CONNECTION[3] = {"", "connection: keep-alive\r\n", "connection: close\r\n"};
+static time_t date_sec = -1;
+
+static void responses_init(void)
+{
+    for (int i = 0; i < 3; i++) {
+        int head = snprintf(responses[i], sizeof responses[i],
+                            "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\n"
+                            "content-length: 28\r\n%sdate: ", CONNECTION[i]);
+        date_off[i] = (size_t)head;
+        response_len[i] = (size_t)snprintf(responses[i] + head, sizeof responses[i] - (size_t)head,
+                                           "%s\r\n\r\nHello! I am an epoll server.",
+                                           "DDDDDDDDDDDDDDDDDDDDDDDDDDDDD") + (size_t)head;
+    }
+}
+
+/* IMF-fixdate, e.g. "Sun, 06 Nov 1994 08:49:37 GMT"; strftime's %a and %b
+ * are English in the C locale, which a C program starts in. */
+static void refresh_date(void)
+{
+    time_t now = time(NULL);
+    if (now == date_sec)
+        return;
+    date_sec = now;
+    struct tm t;
+    char date[32];
+    gmtime_r(&now, &t);
+    strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &t);
+    for (int i = 0; i < 3; i++)
+        memcpy(responses[i] + date_off[i], date, 29);
+}
 static const char RESPONSE_400[] =
     "HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n";
 static const char RESPONSE_431[] =
@@ -48,6 +81,7 @@ struct conn {
     int fd;
     int writing;        /* EPOLLOUT armed, EPOLLIN disarmed */
     int req_close;      /* the request being read asked to close */
+    int req_http10_keep_alive;
     int close_after;    /* stop parsing; close once the output is flushed */
     size_t body_left;   /* body bytes of the current request still to skip */
     char *tail;         /* incomplete input kept between reads, or NULL */
@@ -151,12 +185,14 @@ static const char *parse_head(struct conn *c, const char *p, size_t n)
     }
     c->body_left = content_length;
     c->req_close = closing || !keep_alive;
+    c->req_http10_keep_alive = http10 && !c->req_close;
     return NULL;
 }
 
 static void respond(struct conn *c)
 {
-    out_append(RESPONSE, sizeof RESPONSE - 1);
+    int which = c->req_close ? CLOSE : c->req_http10_keep_alive ? KEEP_ALIVE_10 : KEEP_ALIVE;
+    out_append(responses[which], response_len[which]);
     if (c->req_close)
         c->close_after = 1;
 }
@@ -331,6 +367,7 @@ int main(int argc, char **argv)
     parse_host_port(argc, argv, &host, &port);
     raise_nofile();
     install_signals();
+    responses_init();
 
     int lfd = listen_tcp(host, port);
     epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -348,6 +385,7 @@ int main(int argc, char **argv)
                 continue;
             die("epoll_wait");
         }
+        refresh_date();
         for (int i = 0; i < n; i++) {
             int fd = events[i].data.fd;
             if (fd == lfd) {

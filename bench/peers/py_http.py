@@ -1,27 +1,35 @@
 """asyncio or uvloop HTTP/1.1 server on httptools: the Python peers of c_http.
 
-Same fixed response as every server in the comparison. Keep-alive by
-default; pipelined requests are answered in order, every complete request of
-one read answered with one write; a Content-Length body is parsed past and
-dropped (httptools calls no on_body we do not define); Connection: close and
-HTTP/1.0 are honoured through the parser's should_keep_alive().
+Same response bytes as cyreactor's demo server and c_http: the fixed body, a
+Date header refreshed once a second (by a loop timer), and "connection:
+close" (or "keep-alive" to an HTTP/1.0 client that asked) when it applies.
+Keep-alive by default; pipelined requests are answered in order, all the
+complete requests of one read with one write; a Content-Length body is parsed
+past and dropped (httptools calls no on_body we do not define); Connection:
+close and HTTP/1.0 are honoured through the parser's should_keep_alive().
 
 usage: python bench/peers/py_http.py --loop asyncio|uvloop [--host H] [--port P]
 """
 import asyncio
+from email.utils import formatdate
 
 import httptools
 
 from _pyserve import parse_args, serve_forever
 
-RESPONSE = (
-    b"HTTP/1.1 200 OK\r\n"
-    b"content-type: text/html\r\n"
-    b"content-length: 28\r\n"
-    b"\r\n"
-    b"Hello! I am an epoll server."
-)
+BODY = b"Hello! I am an epoll server."
 RESPONSE_400 = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+KEEP_ALIVE, KEEP_ALIVE_10, CLOSE = 0, 1, 2
+CONNECTION = (b"", b"connection: keep-alive\r\n", b"connection: close\r\n")
+responses = [b"", b"", b""]   # rebuilt every second with the new date
+
+
+def refresh_responses(loop):
+    date = formatdate(usegmt=True).encode()
+    for i, connection in enumerate(CONNECTION):
+        responses[i] = (b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: 28\r\n"
+                        b"%sdate: %s\r\n\r\n%s" % (connection, date, BODY))
+    loop.call_later(1.0, refresh_responses, loop)
 
 
 class HttpProtocol(asyncio.Protocol):
@@ -30,7 +38,7 @@ class HttpProtocol(asyncio.Protocol):
     def __init__(self):
         self.transport = None
         self.parser = httptools.HttpRequestParser(self)
-        self.pending = 0        # responses owed for this read, in order
+        self.pending = []       # responses owed for this read, in order
         self.closing = False    # a request asked to close: answer nothing after it
 
     def connection_made(self, transport):
@@ -39,21 +47,24 @@ class HttpProtocol(asyncio.Protocol):
     def on_message_complete(self):
         if self.closing:
             return
-        self.pending += 1
         if not self.parser.should_keep_alive():
             self.closing = True
+            self.pending.append(responses[CLOSE])
+        elif self.parser.get_http_version() == "1.0":
+            self.pending.append(responses[KEEP_ALIVE_10])
+        else:
+            self.pending.append(responses[KEEP_ALIVE])
 
     def data_received(self, data):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserError:
-            self.transport.write(RESPONSE * self.pending + RESPONSE_400)
-            self.transport.close()
-            return
-        n = self.pending
-        if n:
-            self.pending = 0
-            self.transport.write(RESPONSE if n == 1 else RESPONSE * n)
+            self.pending.append(RESPONSE_400)
+            self.closing = True
+        pending = self.pending
+        if pending:
+            self.transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+            pending.clear()
         if self.closing:
             self.transport.close()
 
@@ -66,4 +77,4 @@ class HttpProtocol(asyncio.Protocol):
 
 
 if __name__ == "__main__":
-    serve_forever(HttpProtocol, parse_args(__doc__.splitlines()[0], 8080))
+    serve_forever(HttpProtocol, parse_args(__doc__.splitlines()[0], 8080), refresh_responses)
