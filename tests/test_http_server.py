@@ -404,3 +404,25 @@ def test_shutdown_finishes_in_flight_and_refuses_new(start, running):
         assert stopped.wait(5)
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).recv(1)
+
+
+def test_access_log_only_when_asked(start, caplog):
+    import logging
+
+    quiet = start().port
+    loud = start(access_log=True).port
+    with caplog.at_level(logging.INFO, logger="cyreactor.http.access"):
+        assert exchange(quiet, GET)[0] == 200
+        assert not [r for r in caplog.records if r.name == "cyreactor.http.access"]
+        sock, reader = connect(loud)
+        with sock:
+            # The body arrives in a later read: the logged line must not come
+            # from a buffer that was reused since the head.
+            sock.sendall(b"POST /logged?q=1 HTTP/1.1\r\nHost: t\r\nContent-Length: 4\r\n\r\n")
+            time.sleep(0.05)
+            sock.sendall(b"body")
+            assert reader.response()[0] == 200
+        assert exchange(loud, b"GET / HTTP/9.9\r\n\r\n")[0] == 505
+    lines = [r.getMessage() for r in caplog.records if r.name == "cyreactor.http.access"]
+    assert lines[0] == '127.0.0.1 "POST /logged?q=1 HTTP/1.1" 200 28'
+    assert lines[1].startswith('127.0.0.1 "-" 505')

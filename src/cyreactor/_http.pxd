@@ -66,6 +66,7 @@ cdef class HttpProtocol(Handler):
     cdef bint _done                   # no more requests on this connection
     cdef bint _eof                    # the peer half-closed
     cdef Py_ssize_t _unparsed         # input left after the event being handled
+    cdef object _access_line          # request line for the access log (only when on)
 
     cdef int _process(self, const char *data, Py_ssize_t length) except -1
     cdef int _stash_rest(self, const char *data, Py_ssize_t length) except -1

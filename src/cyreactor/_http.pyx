@@ -315,14 +315,17 @@ cdef bytes _error_response(int status, str reason):
 
 
 cdef object _log_access(HttpProtocol proto, int status, object size):
-    cdef HttpParser *p = &proto._p
     try:
         peer = proto._conn.peername if proto._conn is not None else None
     except Exception:
         peer = None
-    head = PyBytes_FromStringAndSize(p.head, p.head_len) if p.head != NULL else b""
-    first = head.split(b"\r\n", 1)[0].decode("latin-1")
-    _access_logger.info('%s "%s" %d %s', peer[0] if peer else "-", first, status, size)
+    _access_logger.info('%s "%s" %d %s', peer[0] if peer else "-", proto._access_line or "-", status, size)
+
+
+cdef str _request_line(HttpParser *p):
+    # Only valid at HP_HEAD: later, p.head may point into a buffer reused.
+    cdef const char *eol = <const char *>memchr(p.head, c'\r', p.head_len)
+    return PyBytes_FromStringAndSize(p.head, eol - p.head).decode("latin-1")
 
 
 # ---------------------------------------------------------------- config
@@ -521,6 +524,8 @@ cdef class HttpProtocol(Handler):
             if event == HP_BODY:
                 self._on_body(p.body, p.body_len)
             elif event == HP_HEAD:
+                if self._cfg.access_log:
+                    self._access_line = _request_line(p)
                 self._on_head()
             elif event == HP_COMPLETE:
                 self._new_head = True
@@ -1265,7 +1270,7 @@ cdef class AppProtocol(HttpProtocol):
             # The request is complete too: forget both.
             self._writer = None
             self._handler = None
-        if not writer._keep_alive:
+        if not writer._keep_alive or self._cfg.shutting_down:
             return self._finish_connection(False)
         if self._blocked & B_RESPONSE:
             self._blocked &= ~B_RESPONSE
