@@ -122,7 +122,7 @@ def test_large_streamed_response_to_a_slow_reader(start):
     chunk = b"x" * 65536
 
     def app(request):
-        return cyhttp.Response(200, body=(chunk for _ in range(320)))     # 20 MiB
+        return cyhttp.Response(200, body=(chunk for _ in range(100)))     # 6.25 MiB
 
     port = start(app).port
     sock, reader = connect(port)
@@ -130,8 +130,8 @@ def test_large_streamed_response_to_a_slow_reader(start):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32768)
         sock.sendall(GET + GET)
         time.sleep(0.3)                          # the server fills the pipe and pauses
-        assert len(reader.response()[2]) == 320 * 65536
-        assert len(reader.response()[2]) == 320 * 65536
+        assert len(reader.response()[2]) == 100 * 65536
+        assert len(reader.response()[2]) == 100 * 65536
 
 
 class Upload(cyhttp.RequestHandler):
@@ -288,3 +288,43 @@ def test_kvstore_runs_as_a_module():
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def test_send_timeout_drops_a_client_that_stops_reading_but_not_a_slow_one(start):
+    aborted = []
+    chunk = b"s" * 65536
+
+    class Stream(cyhttp.RequestHandler):
+        def on_complete(self):
+            self.response.send(cyhttp.Response(200, body=(chunk for _ in range(160))))   # 10 MiB
+
+        def on_abort(self, exc):
+            aborted.append(exc)
+
+    server = start(Stream, send_timeout=0.5)
+    # A slow reader that keeps making progress gets everything, though it
+    # takes several send_timeouts.
+    sock, reader = connect(server.port)
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(GET)
+        t0 = time.monotonic()
+        got = 0
+        while got < 160 * 65536 + 1000:
+            data = sock.recv(256 * 1024)
+            if not data:
+                break
+            got += len(data)
+            if b"0\r\n\r\n" == data[-5:]:
+                break
+            time.sleep(0.01)
+        assert got > 160 * 65536 and time.monotonic() - t0 > 0.5
+    # One that stops reading is dropped after send_timeout.
+    sock, reader = connect(server.port)
+    with sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.sendall(GET)
+        deadline = time.monotonic() + 5
+        while not aborted and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert aborted, "the stalled connection was not dropped"

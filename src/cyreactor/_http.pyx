@@ -479,12 +479,16 @@ cdef class HttpProtocol(Handler):
         self._write_paused = True
         if not self._done:
             self._blocked |= B_DRAIN
+            self._arm_timer()            # send_timeout from now
 
     cpdef resume_writing(self):
         self._write_paused = False
         if self._done:
             return
         self._blocked &= ~B_DRAIN
+        # The client made progress: the send deadline starts over if a
+        # streamed body pauses again.
+        self._arm_timer()
         self._on_drain()
         if not self._blocked and not self._done:
             self._resume_input()
@@ -588,6 +592,8 @@ cdef class HttpProtocol(Handler):
     cdef int _arm_timer(self) except -1:
         cdef HttpConfig cfg = self._cfg
         cdef int state = self._p.state
+        if self._done or self._conn is None:
+            return 0
         if self._blocked & B_DRAIN:
             if self._timer != T_SEND:
                 self._set_timer(T_SEND, cfg.send_timeout)
@@ -613,11 +619,14 @@ cdef class HttpProtocol(Handler):
         # still arriving behind the last request) RFC 9112 9.6's staged
         # close: half-close, then read and discard until the client closes
         # or linger_timeout passes, so that a reset provoked by unread input
-        # does not destroy the response in flight. A clean "Connection:
-        # close" exchange just closes.
+        # does not destroy the response in flight. A clean exchange the
+        # client ended ("Connection: close", 1.0 without keep-alive) just
+        # closes; when the server ends a keep-alive connection (the app's
+        # "connection: close", shutdown) the client may already be sending
+        # its next request, so that lingers too.
         if self._conn is None:
             return 0
-        linger = linger or self._unparsed > 0 or self._stash_len > 0
+        linger = linger or self._unparsed > 0 or self._stash_len > 0 or self._p.keep_alive
         self._done = True
         self._blocked = B_NONE
         free(self._stash)

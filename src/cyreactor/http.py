@@ -29,8 +29,8 @@ max_body_size       64 MiB      decoded body (413); 1 GiB for the demo server,
 header_timeout      10 s        a head must arrive whole within this (408)
 body_timeout        30 s        at most this long between pieces of a body (408)
 keepalive_timeout   15 s        idle time between requests, then close
-send_timeout        60 s        reading is paused this long at most while the
-                                client does not read our responses, then abort
+send_timeout        60 s        longest time a client may leave our responses
+                                unread (no drain progress), then abort
 linger_timeout      2 s         after the last response (half-closed), how
                                 long to drain input before closing
 max_connections     50000       past it new connections get 503 and a close
