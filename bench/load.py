@@ -506,6 +506,16 @@ def machine_info():
         except Exception:
             return None
 
+    # An in-place build older than its .pyx means the numbers are for old code.
+    stale = []
+    src = os.path.join(REPO, "src", "cyreactor")
+    if os.path.isdir(src):
+        for pyx in sorted(f for f in os.listdir(src) if f.endswith(".pyx")):
+            stem = pyx[:-4]
+            built = [f for f in os.listdir(src) if f.startswith(stem + ".") and f.endswith(".so")]
+            if not built or max(os.path.getmtime(os.path.join(src, f)) for f in built) < \
+                    os.path.getmtime(os.path.join(src, pyx)):
+                stale.append(pyx)
     wrk = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
     commit = subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"],
                             capture_output=True, text=True).stdout.strip()
@@ -518,6 +528,7 @@ def machine_info():
         "uvloop": version("uvloop"),
         "httptools": version("httptools"),
         "git_commit": commit or None,
+        "cyreactor_stale_build": stale,
         "load_average_at_start": os.getloadavg(),
     }
 
@@ -544,6 +555,9 @@ def write_markdown(path, summary, info, command, args, started, notes):
         f"- Command: `{command}`",
         f"- {args.rounds} rounds of {args.duration:g} s per server and mode, servers interleaved; "
         "medians shown. Server pinned to CPU 0, load generator to CPU 1.",
+        "- Load average when the run started: "
+        + ", ".join(f"{x:.2f}" for x in info["load_average_at_start"])
+        + " (other work on the machine makes requests/s noisy; CPU per request much less so)",
         "",
         "**CPU µs/request** is the server process's user + system CPU time during the run",
         "divided by the requests completed (echo: round trips); lower is better and it is",
@@ -556,6 +570,9 @@ def write_markdown(path, summary, info, command, args, started, notes):
         "![server CPU per request](benchmarks.png)",
         "",
     ]
+    if info["cyreactor_stale_build"]:
+        notes = notes + ["cyreactor's in-place build was older than "
+                         + ", ".join(info["cyreactor_stale_build"]) + ": numbers are for the older code"]
     if notes:
         lines += ["Server messages and failures during this run:", ""]
         lines += [f"- {n}" for n in notes] + [""]
