@@ -1,8 +1,12 @@
 """One named test per bug found by the hardening work (fuzzing, property and
 differential tests, fault injection), each with where it was found."""
+import time
+
 import pytest
 
 from cyreactor._httpparser import HttpParseError, RequestParser, parse_requests
+from cyreactor.http import Response
+from test_http_server import GET, connect, start  # noqa: F401  (fixture)
 
 
 def refusal(data, cuts=(), **limits):
@@ -30,3 +34,23 @@ def test_bare_lf_after_an_over_long_line_is_414_whole_or_split():
     # Within the limits a bare LF is still a bare LF.
     assert refusal(b"GET / HTTP/1.1\nHost: h\r\n\r\n") == (400, "bare LF")
     assert parse_requests(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")
+
+
+def test_server_initiated_close_lingers_so_a_late_pipelined_request_cannot_reset_the_response(start, running):
+    # tests/test_faults.py (half-closes): when the app ends a keep-alive
+    # connection ("connection: close" on its response) the server closed at
+    # once; the client's next request, pipelined a moment later, arrived as
+    # unread input, close() answered it with a RST, and the client lost the
+    # tail of a response it was still reading (RFC 9112 9.6). The server now
+    # half-closes and lingers unless the client itself asked to close.
+    big = bytes(range(256)) * 16384
+    server = start(lambda req: Response(200, [("connection", "close")], big))
+    sock, reader = connect(server.port)
+    with sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.1)
+        sock.sendall(GET)
+        time.sleep(0.2)
+        status, headers, body = reader.response()
+        assert status == 200 and body == big
+        assert reader.at_eof()

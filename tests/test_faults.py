@@ -1,0 +1,437 @@
+"""Faults: clients that reset mid-request, mid-body and mid-response;
+half-closes both ways; a connection flood past RLIMIT_NOFILE; a handler that
+raises on every call; SIGTERM during load; a --workers worker killed by
+SIGKILL under load. After each, the server is still serving and holds no
+connection, descriptor or error it should not."""
+import os
+import re
+import resource
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+import cyreactor
+from conftest import open_fds, recv_until_eof
+from cyreactor.http import DEMO_BODY, RequestHandler, Response
+from test_http_server import GET, connect, exchange, start  # noqa: F401  (fixture)
+
+BIG = bytes(range(256)) * 16384          # 4 MiB: far more than the socket buffers hold
+
+
+def reset(sock):
+    """Close with RST (SO_LINGER 0), as a crashing client does."""
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    sock.close()
+
+
+def wait_for(predicate, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+def settled(running, server):
+    """Every connection is gone from both the HTTP layer and the reactor."""
+    return wait_for(lambda: running.call(
+        lambda: server.config.open_connections == 0 and running.reactor.stats()["open"] == 0))
+
+
+# ---- resets -----------------------------------------------------------------
+
+class Streamer(RequestHandler):
+    """Streams BIG in 64 KiB pieces as the client reads; records aborts."""
+    aborted = []
+
+    def on_complete(self):
+        self.offset = 0
+        self.response.start(200, [("content-type", "application/octet-stream")], content_length=len(BIG))
+        self.on_drain()
+
+    def on_drain(self):
+        while self.offset < len(BIG) and not self.response.paused:
+            self.response.write(BIG[self.offset:self.offset + 65536])
+            self.offset += 65536
+        if self.offset >= len(BIG):
+            self.response.end()
+
+    def on_abort(self, exc):
+        Streamer.aborted.append(exc)
+
+
+@pytest.mark.parametrize("what", ["mid-head", "mid-body", "mid-chunked-body", "mid-response",
+                                  "mid-streamed-response", "pipelined-unread"])
+def test_client_reset(start, running, what):
+    if what == "mid-streamed-response":
+        server = start(Streamer)
+        Streamer.aborted.clear()
+    else:
+        server = start(lambda req: Response(200, [], BIG if req.target == "/big" else b"ok"))
+    for _ in range(3):
+        sock, reader = connect(server.port)
+        if what == "mid-head":
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nX-Long: aaaa")
+        elif what == "mid-body":
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n" + b"x" * 5000)
+        elif what == "mid-chunked-body":
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n\r\n400\r\nabc")
+        elif what in ("mid-response", "mid-streamed-response"):
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n")
+            assert reader.line().startswith(b"HTTP/1.1 200")
+            sock.recv(10000)                       # part of the body, then crash
+        else:
+            sock.sendall(b"GET /big HTTP/1.1\r\nHost: t\r\n\r\n" * 50)
+        time.sleep(0.05)
+        reset(sock)
+        assert exchange(server.port, GET)[0] == 200
+    assert settled(running, server)
+    if what == "mid-streamed-response":
+        assert len(Streamer.aborted) == 3
+
+
+# ---- half-closes ------------------------------------------------------------
+
+def test_client_half_close_after_its_request_gets_the_whole_response(start, running):
+    server = start(lambda req: Response(200, [], BIG))
+    sock, reader = connect(server.port)
+    with sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        sock.shutdown(socket.SHUT_WR)
+        status, headers, body = reader.response()
+        assert status == 200 and body == BIG
+        assert reader.at_eof()
+    assert settled(running, server)
+
+
+def test_client_half_close_mid_request_gets_400_and_a_close(start, running):
+    server = start()
+    sock, reader = connect(server.port)
+    with sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        sock.shutdown(socket.SHUT_WR)
+        assert reader.response()[0] == 400
+        assert reader.at_eof()
+    assert settled(running, server)
+
+
+def test_server_half_close_keeps_reading_until_the_client_closes(start, running):
+    # The server ends the connection (the app's "connection: close") while
+    # the client, which did not ask for it, pipelines its next request: the
+    # server must half-close and drain, not reset the response in flight
+    # (RFC 9112 9.6). The client then reads the whole response and an EOF.
+    server = start(lambda req: Response(200, [("connection", "close")], BIG))
+    sock, reader = connect(server.port)
+    with sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        time.sleep(0.1)
+        sock.sendall(GET * 200)
+        time.sleep(0.2)
+        status, headers, body = reader.response()
+        assert status == 200 and body == BIG
+        assert reader.at_eof()
+        sock.sendall(b"late")                 # still draining: no reset
+    assert settled(running, server)
+
+
+def test_server_half_close_of_an_echo_keeps_the_other_direction(running):
+    class HalfEcho(cyreactor.Handler):
+        def connection_made(self, conn):
+            self.conn = conn
+
+        def data_received(self, data):
+            if not self.conn.is_closing() and not getattr(self, "done", False):
+                self.done = True
+                self.conn.write(data)
+                self.conn.write_eof()         # our side done; keep reading
+
+        def eof_received(self):
+            return False
+
+    listener = running.call(running.reactor.listen, "127.0.0.1", 0, HalfEcho)
+    with socket.create_connection(listener.sockname, timeout=5) as s:
+        s.sendall(b"ping")
+        assert recv_until_eof(s) == b"ping"       # server's FIN after the data
+        s.sendall(b"more")                        # our direction still open
+        s.shutdown(socket.SHUT_WR)
+    assert wait_for(lambda: running.call(lambda: running.reactor.stats()["open"]) == 0)
+
+
+# ---- a handler that raises on every call ----------------------------------------
+
+def test_handler_raising_on_every_call(running, errors):
+    class Broken(cyreactor.Handler):
+        def connection_made(self, conn):
+            raise RuntimeError("connection_made")
+
+        def data_received(self, data):
+            raise RuntimeError("data_received")
+
+        def eof_received(self):
+            raise RuntimeError("eof_received")
+
+        def connection_lost(self, exc):
+            raise RuntimeError("connection_lost")
+
+    class Echo(cyreactor.Handler):
+        def connection_made(self, conn):
+            self.conn = conn
+
+        def data_received(self, data):
+            self.conn.write(data)
+
+    broken = running.call(running.reactor.listen, "127.0.0.1", 0, Broken)
+    good = running.call(running.reactor.listen, "127.0.0.1", 0, Echo)
+    baseline = open_fds()
+    n = 200
+    with socket.create_connection(good.sockname, timeout=5) as g:
+        for i in range(n):
+            with socket.create_connection(broken.sockname, timeout=5) as s:
+                try:
+                    s.sendall(b"x")
+                    s.shutdown(socket.SHUT_WR)
+                    recv_until_eof(s)
+                except OSError:               # reset, or closed before we got there
+                    pass
+            g.sendall(b"%d," % i)
+        expected = "".join(f"{i}," for i in range(n)).encode()
+        got = b""
+        while len(got) < len(expected):
+            got += g.recv(65536)
+        assert got == expected
+    assert wait_for(lambda: running.call(lambda: running.reactor.stats()["open"]) == 0)
+    assert open_fds() <= baseline
+    stats = running.call(running.reactor.stats)
+    assert stats["closed"] == stats["accepted"] == n + 1
+    # At least connection_made and connection_lost for each broken connection.
+    assert len(errors.contexts) >= 2 * n
+    errors.expect(len(errors.contexts))
+
+
+def test_app_raising_on_every_call_answers_500_and_keeps_serving(start, running, caplog):
+    def app(req):
+        raise ValueError("boom")
+
+    server = start(app)
+    sock, reader = connect(server.port)
+    with sock:
+        for _ in range(50):
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
+            assert reader.response()[0] == 500     # same connection, kept alive
+    assert settled(running, server)
+    assert running.call(lambda: server.config.errors) == 50
+
+
+# ---- a demo server process ----------------------------------------------------
+
+class Server:
+    """``python -m cyreactor`` with ``args``; ``nofile`` caps its descriptors."""
+
+    def __init__(self, *args, nofile=None):
+        def limit():
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "cyreactor", "--port", "0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=limit)
+        line = self.proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not match:
+            self.proc.kill()
+            raise AssertionError(f"no URL in {line!r}: {self.proc.stderr.read()}")
+        self.port = int(match.group(1))
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def children(self):
+        pid = self.proc.pid
+        with open(f"/proc/{pid}/task/{pid}/children") as f:
+            return [int(x) for x in f.read().split()]
+
+    def kill(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait()
+        self.proc.stdout.close()
+        self.proc.stderr.close()
+
+
+@pytest.fixture
+def server():
+    procs = []
+
+    def make(*args, **kw):
+        procs.append(Server(*args, **kw))
+        return procs[-1]
+
+    yield make
+    for p in procs:
+        p.kill()
+
+
+def answered(port, timeout=5.0):
+    try:
+        sock, reader = connect(port, timeout)
+        with sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+            return reader.response()[2] == DEMO_BODY
+    except OSError:
+        return False
+
+
+def test_connection_flood_past_rlimit_nofile(server):
+    s = server("--header-timeout", "1", nofile=64)
+    keep, reader = connect(s.port)
+    with keep:
+        keep.sendall(GET)
+        assert reader.response()[2] == DEMO_BODY
+        baseline = s.fds()
+        flood = []
+        for _ in range(300):                        # far past 64 descriptors
+            flood.append(socket.create_connection(("127.0.0.1", s.port), timeout=5))
+        time.sleep(0.3)
+        for _ in range(5):                          # the existing client is served
+            keep.sendall(GET)
+            assert reader.response()[2] == DEMO_BODY
+        # The flood sends nothing: header_timeout closes what was accepted,
+        # freed descriptors let the backlog in, until the flood is drained.
+        # Meanwhile and afterwards, new clients are answered.
+        for s_ in flood:
+            s_.close()
+        assert wait_for(lambda: answered(s.port, 2.0), timeout=15)
+        keep.sendall(GET)
+        assert reader.response()[2] == DEMO_BODY
+        assert wait_for(lambda: s.fds() <= baseline, timeout=10), (s.fds(), baseline)
+    assert s.proc.poll() is None
+
+
+class Load:
+    """``threads`` clients hammering ``port``: keep-alive GETs and POSTs whose
+    bodies arrive in two pieces. Every response is checked: a 200 must carry
+    its whole body; a close before a response starts is clean; a close or
+    reset inside a response is a truncation."""
+
+    def __init__(self, port, threads=6, close_each=False):
+        self.port = port
+        self.close_each = close_each
+        self.stop = threading.Event()
+        self.ok = 0
+        self.clean_closes = 0
+        self.truncated = []
+        self.lock = threading.Lock()
+        self.threads = [threading.Thread(target=self._client, args=(i,), daemon=True) for i in range(threads)]
+
+    def __enter__(self):
+        for t in self.threads:
+            t.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        for t in self.threads:
+            t.join(15)
+
+    def _one_connection(self, i):
+        try:
+            sock, reader = connect(self.port, 5.0)
+        except OSError:
+            with self.lock:
+                self.clean_closes += 1
+            time.sleep(0.01)
+            return
+        with sock:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                started = False
+                try:
+                    if n % 2:
+                        sock.sendall(GET)
+                    else:
+                        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 8\r\n\r\nabcd")
+                        time.sleep(0.002)
+                        sock.sendall(b"efgh")
+                    first = reader.line()
+                    started = True
+                    status = int(first.split()[1])
+                    length = None
+                    while True:
+                        line = reader.line()
+                        if not line:
+                            break
+                        name, _, value = line.partition(b":")
+                        if name.strip().lower() == b"content-length":
+                            length = int(value)
+                    body = reader.exactly(length or 0)
+                    if status != 200 or body != DEMO_BODY:
+                        with self.lock:
+                            self.truncated.append((status, body))
+                        return
+                    with self.lock:
+                        self.ok += 1
+                    if self.close_each:
+                        return
+                except (EOFError, ConnectionResetError, BrokenPipeError, socket.timeout) as exc:
+                    with self.lock:
+                        if started:
+                            self.truncated.append(repr(exc))
+                        else:
+                            self.clean_closes += 1
+                    return
+
+    def _client(self, i):
+        while not self.stop.is_set():
+            self._one_connection(i)
+
+
+def test_sigterm_under_load_completes_or_closes_cleanly(server):
+    s = server("--shutdown-timeout", "5")
+    with Load(s.port) as load:
+        time.sleep(1.0)
+        before = load.ok
+        started = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        code = s.proc.wait(10)
+        took = time.monotonic() - started
+    assert code == 0 and took < 5 + 1.0, (code, took)
+    assert before > 100, f"only {before} requests before SIGTERM"
+    assert not load.truncated, load.truncated[:5]
+
+
+def test_killed_worker_is_restarted_and_the_port_keeps_answering(server):
+    s = server("--workers", "2", "--shutdown-timeout", "5")
+    assert wait_for(lambda: len(s.children()) == 2)
+    assert wait_for(lambda: answered(s.port, 2.0))
+    workers = s.children()
+    gaps = []
+    with Load(s.port, threads=4, close_each=True) as load:
+        time.sleep(0.5)
+        os.kill(workers[0], signal.SIGKILL)
+        # A prober: the port must answer throughout, from the surviving
+        # worker and then from the replacement too.
+        last_ok = time.monotonic()
+        deadline = last_ok + 3.0
+        while time.monotonic() < deadline:
+            if answered(s.port, 1.0):
+                now = time.monotonic()
+                gaps.append(now - last_ok)
+                last_ok = now
+            time.sleep(0.01)
+        replaced = wait_for(lambda: len(s.children()) == 2 and workers[0] not in s.children(), 5)
+    assert replaced, s.children()
+    assert max(gaps) < 1.0, f"the port stopped answering for {max(gaps):.2f} s"
+    # The killed worker's own clients may see resets (its process is gone);
+    # no client got a wrong status or a short body from a live worker.
+    assert not [t for t in load.truncated if not isinstance(t, str)], load.truncated[:5]
+    assert load.ok > 100
+    s.proc.send_signal(signal.SIGTERM)
+    assert s.proc.wait(15) == 0
