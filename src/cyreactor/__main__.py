@@ -110,18 +110,21 @@ def server_options(args):
     }
 
 
+def _exit_now(signum, frame):
+    raise SystemExit(0)
+
+
 def run_worker(args, port, *, reuse_port, announce, ready_fd=-1):
     # Imported here so the supervising parent never builds a reactor.
     from cyreactor import Reactor
 
+    # Outside reactor.run() (start-up, teardown) a signal just exits, with
+    # status 0: the reactor restores these handlers when it closes.
+    signal.signal(signal.SIGINT, _exit_now)
+    signal.signal(signal.SIGTERM, _exit_now)
     server = HttpServer(None, **server_options(args))
     with Reactor() as reactor:
         listener = server.listen(reactor, args.host, port, reuse_port=reuse_port, backlog=args.backlog)
-        if announce:
-            print(f"cyreactor demo server listening on {url_for(listener.sockname)}", flush=True)
-        if ready_fd >= 0:
-            os.write(ready_fd, b"1")
-            os.close(ready_fd)
 
         def stop():
             log.info("stopping: finishing responses in flight")
@@ -129,6 +132,11 @@ def run_worker(args, port, *, reuse_port, announce, ready_fd=-1):
 
         reactor.add_signal_handler(signal.SIGINT, stop)
         reactor.add_signal_handler(signal.SIGTERM, stop)
+        if announce:
+            print(f"cyreactor demo server listening on {url_for(listener.sockname)}", flush=True)
+        if ready_fd >= 0:
+            os.write(ready_fd, b"1")
+            os.close(ready_fd)
         reactor.run()
     return 0
 
@@ -158,11 +166,13 @@ def _spawn(args, port, reserved):
         return pid
     code = 1
     try:
+        signal.signal(signal.SIGINT, _exit_now)
+        signal.signal(signal.SIGTERM, _exit_now)
         os.close(rfd)
         reserved.close()
-        signal.signal(signal.SIGINT, signal.SIG_DFL)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         code = run_worker(args, port, reuse_port=True, announce=False, ready_fd=wfd)
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else 1
     except BaseException:
         logging.getLogger("cyreactor.server").exception("worker %d failed", os.getpid())
     finally:
