@@ -424,3 +424,29 @@ def test_write_rejects_non_bytes(running):
             running.call(h.conn.write, "text is not bytes")
         with pytest.raises(TypeError):
             running.call(h.conn.write, 12)
+
+
+def test_many_distinct_timeout_durations_stay_correct(running):
+    """Each connection with its own duration: every one expires in order."""
+    handlers = []
+
+    class Timed(Recorder):
+        def connection_made(self, conn):
+            super().connection_made(conn)
+            conn.set_timeout(0.05 + 0.005 * len(handlers))
+
+    def factory():
+        handlers.append(Timed())
+        return handlers[-1]
+
+    listener = running.call(running.reactor.listen, "127.0.0.1", 0, factory)
+    clients = [socket.create_connection(listener.sockname) for _ in range(40)]
+    try:
+        deadline = time.monotonic() + 10
+        while len(handlers) < 40 or not all(h.lost.is_set() for h in handlers):
+            assert time.monotonic() < deadline, "some timeouts never fired"
+            time.sleep(0.02)
+        assert all(isinstance(h.events[-1][1], TimeoutError) for h in handlers)
+    finally:
+        for c in clients:
+            c.close()

@@ -161,7 +161,7 @@ cdef class Reactor:
     cdef object _old_wakeup_fd
     cdef dict _signal_handlers
 
-    cdef dict _timeout_queues
+    cdef list _timeout_queues
     cdef set _listeners
     cdef Py_ssize_t _accept_paused
     cdef TimerHandle _accept_retry

@@ -32,12 +32,16 @@ cdef enum:
     DEFAULT_MAX_EVENTS = 1024
     DEFAULT_READ_BUFFER = 256 * 1024
     CORK_CAPACITY = 64 * 1024
+    # Larger writes skip the cork: copying them would cost more than the
+    # syscall it saves.
+    CORK_MAX_WRITE = 8 * 1024
     # Bounded so one busy listener cannot starve the connections it feeds.
     ACCEPT_BATCH = 128
     # Buffers gathered into one sendmsg(); well below IOV_MAX (1024).
     SEND_IOV = 64
     DEFAULT_HIGH_WATER = 64 * 1024
     CANCELLED_REBUILD_MIN = 64
+    TIMEOUT_QUEUES_PRUNE = 16
 
 cdef double ACCEPT_RETRY_DELAY = 0.1
 
@@ -493,7 +497,9 @@ cdef class Connection:
         if self._closed or seconds <= 0.0:
             self._unlink_timeout()
             return 0
-        q = reactor._timeout_queue(seconds)
+        q = self._tqueue
+        if q is None or q._duration != seconds:
+            q = reactor._timeout_queue(seconds)
         self._deadline = reactor._now + seconds
         if q._tail is self:
             return 0
@@ -649,7 +655,7 @@ cdef class Connection:
             raise RuntimeError("write after write_eof()")
         if self._wq_size == 0:
             if reactor._cork_conn is self:
-                if reactor._cork_len + length <= reactor._cork_cap:
+                if length <= CORK_MAX_WRITE and reactor._cork_len + length <= reactor._cork_cap:
                     memcpy(reactor._cork_buf + reactor._cork_len, data, length)
                     reactor._cork_len += length
                     return 0
@@ -903,7 +909,7 @@ cdef class Reactor:
         self._lost = []
         self._ready = collections.deque()
         self._signal_handlers = {}
-        self._timeout_queues = {}
+        self._timeout_queues = []
         self._listeners = set()
         self._logger = _logger
         self._now = _monotonic()
@@ -1038,7 +1044,7 @@ cdef class Reactor:
         if self._timers:
             top = self._timers[0]
             deadline = top._when
-        for q in self._timeout_queues.values():
+        for q in self._timeout_queues:
             if q._head is not None and (deadline < 0.0 or q._head._deadline < deadline):
                 deadline = q._head._deadline
         if deadline < 0.0:
@@ -1280,17 +1286,25 @@ cdef class Reactor:
     # ---- per-connection timeouts ------------------------------------------
 
     cdef _TimeoutQueue _timeout_queue(self, double duration):
-        q = self._timeout_queues.get(duration)
-        if q is None:
-            q = _TimeoutQueue.__new__(_TimeoutQueue)
-            (<_TimeoutQueue>q)._duration = duration
-            self._timeout_queues[duration] = q
-        return <_TimeoutQueue>q
+        cdef _TimeoutQueue q
+        # The few durations in use are scanned in C: no float is boxed for
+        # a dict lookup on the per-request path.
+        for q in self._timeout_queues:
+            if q._duration == duration:
+                return q
+        if len(self._timeout_queues) >= TIMEOUT_QUEUES_PRUNE:
+            # Many distinct durations: forget the empty queues (no
+            # connection refers to an empty one) so the scan stays short.
+            self._timeout_queues = [q for q in self._timeout_queues if (<_TimeoutQueue>q)._head is not None]
+        q = _TimeoutQueue.__new__(_TimeoutQueue)
+        q._duration = duration
+        self._timeout_queues.append(q)
+        return q
 
     cdef int _expire_timeouts(self) except -1:
         cdef _TimeoutQueue q
         cdef Connection conn
-        for q in list(self._timeout_queues.values()):
+        for q in self._timeout_queues:
             while q._head is not None and q._head._deadline <= self._now:
                 conn = q._head
                 conn._unlink_timeout()
@@ -1516,4 +1530,4 @@ cdef class Reactor:
         self._closed = True
         self._timers = []
         self._registry = []
-        self._timeout_queues = {}
+        self._timeout_queues = []
