@@ -1,5 +1,8 @@
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
+from cyreactor._httpparser import HttpParseError as HttpParseError
+from cyreactor._httpparser import RequestParser as RequestParser
+from cyreactor._httpparser import parse_requests as parse_requests
 from cyreactor._loop import Connection, Handler, Reactor
 
 _Field = str | bytes

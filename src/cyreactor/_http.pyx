@@ -34,7 +34,8 @@ from cyreactor._httpparser cimport (
 )
 from cyreactor._loop cimport Connection, Handler
 
-from cyreactor._httpparser import DEFAULT_MAX_BODY_SIZE
+# The parser's Python view, importable from here too.
+from cyreactor._httpparser import DEFAULT_MAX_BODY_SIZE, HttpParseError, RequestParser, parse_requests
 
 
 cdef extern from "<time.h>" nogil:
