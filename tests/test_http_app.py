@@ -328,3 +328,16 @@ def test_send_timeout_drops_a_client_that_stops_reading_but_not_a_slow_one(start
         while not aborted and time.monotonic() < deadline:
             time.sleep(0.05)
         assert aborted, "the stalled connection was not dropped"
+
+
+def test_large_bodies_reach_the_app_intact(start):
+    import hashlib
+
+    port = start(lambda r: cyhttp.Response(200, body=hashlib.sha256(r.body).hexdigest())).port
+    body = bytes(range(256)) * 12289           # ~3 MiB, arrives over many reads
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("POST", "/", body=body)
+    assert conn.getresponse().read() == hashlib.sha256(body).hexdigest().encode()
+    conn.request("POST", "/", body=iter([body[:1000], body[1000:]]), encode_chunked=True)
+    assert conn.getresponse().read() == hashlib.sha256(body).hexdigest().encode()
+    conn.close()

@@ -94,7 +94,8 @@ cdef class DemoProtocol(HttpProtocol):
 @cython.final
 cdef class AppProtocol(HttpProtocol):
     cdef Request _request
-    cdef bytearray _body
+    cdef object _body                # bytes of Content-Length filled in place, or a bytearray
+    cdef Py_ssize_t _body_len
     cdef ResponseWriter _writer
     cdef object _handler
 

@@ -1183,6 +1183,17 @@ cdef class AppProtocol(HttpProtocol):
             except Exception as exc:
                 return self._user_error(exc, "on_body()")
         elif self._request is not None and self._cfg.handler_class is None:
+            if not self._p.chunked:
+                # The length is known (and within max_body_size): fill one
+                # bytes object in place, the only copy. Pages not yet
+                # written are not resident, so a large announced length
+                # costs nothing until the bytes arrive.
+                if self._body is None:
+                    self._body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>self._p.content_length)
+                    self._body_len = 0
+                memcpy(PyBytes_AS_STRING(self._body) + self._body_len, data, length)
+                self._body_len += length
+                return 0
             if self._body is None:
                 self._body = bytearray()
             old = PyByteArray_GET_SIZE(self._body)
@@ -1215,7 +1226,12 @@ cdef class AppProtocol(HttpProtocol):
             return 0
         body = self._body
         self._body = None
-        req._body = b"" if body is None else bytes(body)
+        if body is None:
+            req._body = b""
+        elif type(body) is bytes:
+            req._body = body
+        else:
+            req._body = bytes(body)
         try:
             response = cfg.app(req)
         except Exception as exc:
