@@ -1189,7 +1189,11 @@ cdef class AppProtocol(HttpProtocol):
                 # written are not resident, so a large announced length
                 # costs nothing until the bytes arrive.
                 if self._body is None:
-                    self._body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>self._p.content_length)
+                    try:
+                        self._body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>self._p.content_length)
+                    except MemoryError:
+                        self._request = None
+                        return self._send_error(503, "out of memory for the request body")
                     self._body_len = 0
                 memcpy(PyBytes_AS_STRING(self._body) + self._body_len, data, length)
                 self._body_len += length
