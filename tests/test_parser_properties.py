@@ -171,3 +171,75 @@ def test_buffered_head_is_bounded_by_the_head_limit():
             p.feed(b"X: y\r\n")
             assert p.buffered <= 1001
     assert info.value.status == 431
+
+
+# ---- the server answers what the parser parses ------------------------------
+
+@pytest.fixture(scope="module")
+def demo_port():
+    import cyreactor
+    from conftest import ReactorThread
+    from cyreactor.http import HttpServer
+
+    reactor = cyreactor.Reactor()
+    rt = ReactorThread(reactor).start()
+    server = HttpServer(None, linger_timeout=0.5)
+    port = rt.call(server.listen, reactor, "127.0.0.1", 0).sockname[1]
+    yield port
+    rt.stop()
+    reactor.close()
+
+
+def server_statuses(port, data, pieces, heads):
+    """Sends ``data`` in ``pieces`` (sizes), half-closes, and returns the
+    statuses of every response read until the server closes; ``heads`` says
+    which responses answer HEAD."""
+    import socket
+
+    from test_http_server import Reader
+
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    reader = Reader(sock)
+    statuses = []
+    with sock:
+        off = 0
+        try:
+            for n in pieces + [len(data)]:
+                if off < len(data):
+                    sock.sendall(data[off:off + n])
+                    off += n
+            sock.shutdown(socket.SHUT_WR)
+        except OSError:                  # the server refused and closed early
+            pass
+        try:
+            while True:
+                # Answers to HEAD carry no body; which ones are, the caller knows.
+                head = heads.pop(0) if heads else False
+                statuses.append(reader.response(head_request=head)[0])
+        except (EOFError, ConnectionResetError):
+            pass
+    return statuses
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=list(HealthCheck))
+@given(stream, st.lists(st.integers(1, 64), max_size=8))
+def test_server_answers_what_the_parser_parses(demo_port, data, pieces):
+    # The server (stash, pause/resume, pipelining, refusals) must answer
+    # exactly the requests the parser finds in the same bytes, whatever the
+    # read boundaries: one 200 each (after a 100 where one is expected), the
+    # refusal's status, and then nothing.
+    requests, error = outcome(data)
+    expected = []
+    for r in requests:
+        if r.expect_continue:
+            expected.append(100)
+        expected.append(200)
+    heads = [r.method == b"HEAD" for r in requests for _ in range(2 if r.expect_continue else 1)]
+    if error:
+        expected.append(error[0])
+    got = server_statuses(demo_port, data, pieces, heads)
+    closed = requests and not requests[-1].keep_alive
+    if not error and not closed and got == expected + [400]:
+        got = got[:-1]                   # EOF inside a request: "incomplete request"
+    assert got == expected, (data, requests, error)
