@@ -407,6 +407,59 @@ def test_sigterm_under_load_completes_or_closes_cleanly(server):
     assert not load.truncated, load.truncated[:5]
 
 
+def test_sigterm_under_pipelined_load_never_cuts_a_response(server):
+    # Clients pipelining three requests at a time: at SIGTERM the server
+    # finishes the response in progress with "connection: close" and closes;
+    # a client then has whole responses and an EOF, never part of one.
+    from test_http_server import Reader
+
+    s = server("--shutdown-timeout", "5")
+    stop = threading.Event()
+    lock = threading.Lock()
+    counts = {"ok": 0, "closed": 0}
+    bad = []
+
+    def client():
+        while not stop.is_set():
+            try:
+                sock = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+            except OSError:
+                time.sleep(0.01)
+                continue
+            reader = Reader(sock)
+            with sock:
+                while not stop.is_set():
+                    try:
+                        sock.sendall(GET * 3)
+                        for _ in range(3):
+                            status, headers, body = reader.response()
+                            if status != 200 or body != DEMO_BODY:
+                                bad.append((status, body))
+                            with lock:
+                                counts["ok"] += 1
+                            if dict(headers).get(b"connection") == b"close":
+                                raise EOFError
+                    except (EOFError, ConnectionResetError, BrokenPipeError):
+                        if reader.buf:
+                            bad.append(("partial response", reader.buf[:60]))
+                        with lock:
+                            counts["closed"] += 1
+                        break
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(6)]
+    for t in threads:
+        t.start()
+    time.sleep(1.0)
+    before = counts["ok"]
+    s.proc.send_signal(signal.SIGTERM)
+    code = s.proc.wait(10)
+    stop.set()
+    for t in threads:
+        t.join(10)
+    assert code == 0
+    assert before > 100 and not bad, (before, bad[:5])
+
+
 def test_killed_worker_is_restarted_and_the_port_keeps_answering(server):
     s = server("--workers", "2", "--shutdown-timeout", "5")
     assert wait_for(lambda: len(s.children()) == 2)
@@ -435,3 +488,98 @@ def test_killed_worker_is_restarted_and_the_port_keeps_answering(server):
     assert load.ok > 100
     s.proc.send_signal(signal.SIGTERM)
     assert s.proc.wait(15) == 0
+
+
+# ---- chaos: handlers closing each other, clients resetting and half-closing -----
+
+def test_chaos_every_connection_is_lost_exactly_once(running, errors):
+    # Handlers abort or close *other* connections in the middle of a batch
+    # (their pending events must then resolve to nothing, even when a new
+    # accept reuses the descriptor), pause and resume, write big and close,
+    # half-close; clients reset, half-close or just go, mid-exchange. The
+    # reactor must call connection_lost exactly once per connection, report
+    # no error, and end with nothing open.
+    import random
+
+    rng = random.Random(5)
+    reactor = running.reactor
+    live, lost = [], {}
+
+    class Chaos(cyreactor.Handler):
+        def connection_made(self, conn):
+            self.conn = conn
+            self.eof_sent = False
+            self.serial = len(lost)
+            live.append(self)
+            lost[self.serial] = 0
+
+        def data_received(self, data):
+            r = rng.random()
+            if r < 0.05 and live:
+                rng.choice(live).conn.abort()
+            elif r < 0.10 and live:
+                rng.choice(live).conn.close()
+            elif self.eof_sent:
+                return
+            elif r < 0.15:
+                self.conn.write(data * 1000)
+                self.conn.close()
+            elif r < 0.20:
+                self.conn.pause_reading()
+                reactor.call_later(0.01, self.conn.resume_reading)
+            elif r < 0.25:
+                self.conn.write(data)
+                self.conn.write_eof()
+                self.eof_sent = True
+            else:
+                self.conn.write(data)
+
+        def eof_received(self):
+            if rng.random() < 0.5 and not self.eof_sent:
+                self.conn.write(b"bye")
+                reactor.call_later(0.005, self.conn.close)
+                return True
+            return False
+
+        def connection_lost(self, exc):
+            lost[self.serial] += 1
+            if self in live:
+                live.remove(self)
+
+    port = running.call(reactor.listen, "127.0.0.1", 0, Chaos).sockname[1]
+
+    def client(seed):
+        crng = random.Random(seed)
+        for _ in range(100):
+            try:
+                s = socket.create_connection(("127.0.0.1", port), timeout=2)
+            except OSError:
+                continue
+            s.setblocking(False)
+            for _ in range(crng.randint(1, 8)):
+                try:
+                    s.send(os.urandom(crng.randint(1, 3000)))
+                    time.sleep(crng.random() * 0.001)
+                    s.recv(65536)
+                except OSError:
+                    pass
+            k = crng.random()
+            if k < 0.3:
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            elif k < 0.5:
+                try:
+                    s.shutdown(socket.SHUT_WR)
+                except OSError:
+                    pass
+            s.close()
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert wait_for(lambda: running.call(lambda: reactor.stats()["open"]) == 0, 10)
+    stats = running.call(reactor.stats)
+    assert stats["accepted"] == stats["closed"] == len(lost) > 500
+    assert all(n == 1 for n in lost.values())
+    assert not errors.contexts, errors.contexts[:3]
