@@ -13,7 +13,9 @@ Phases, each against a fresh server process on 127.0.0.1:
   (``Connection: close``), ``--close`` cycles;
 - echo: the echo example (``python -m cyreactor.examples.echo``); each client
   sends random payloads of 1 B..64 KiB and checks the echo, reconnecting every
-  100 messages, ``--echo`` messages in total.
+  100 messages, ``--echo`` messages in total;
+- echo-close: the echo example, one connection per random payload,
+  ``--echo-close`` cycles.
 
 While a phase runs, the server's VmRSS and descriptor count are sampled every
 ``--interval`` seconds. The warm-up sample is the first one after 10% of the
@@ -28,6 +30,7 @@ it drove. Exit status 0 if every phase passed.
 import argparse
 import json
 import multiprocessing
+import multiprocessing.connection
 import os
 import random
 import re
@@ -180,6 +183,29 @@ def echo_client(port, count, done, deadline, errors):
             done.value += batch
 
 
+def echo_close_client(port, count, done, deadline, errors):
+    rng = random.Random(os.getpid())
+    pool = os.urandom(1 << 17)
+    batch = 0
+    for _ in range(count):
+        n = rng.randint(1, 65536)
+        off = rng.randint(0, len(pool) - n)
+        payload = pool[off:off + n]
+        with socket.create_connection(("127.0.0.1", port)) as s:
+            s.sendall(payload)
+            if recv_exactly(s, n) != payload:
+                errors.value += 1
+        batch += 1
+        if batch == 100:
+            with done.get_lock():
+                done.value += batch
+            batch = 0
+            if time.monotonic() > deadline:
+                break
+    with done.get_lock():
+        done.value += batch
+
+
 # ---- one phase ----------------------------------------------------------------------
 
 def run_phase(name, server, client, total, clients, time_limit, interval, rss_slack):
@@ -195,7 +221,8 @@ def run_phase(name, server, client, total, clients, time_limit, interval, rss_sl
     for p in procs:
         p.start()
     while any(p.is_alive() for p in procs):
-        time.sleep(interval)
+        # Wake at the interval, or as soon as the last client ends.
+        multiprocessing.connection.wait([p.sentinel for p in procs if p.is_alive()], interval)
         sample = (round(time.monotonic() - start, 1), done.value, server.rss_kib(), server.fds())
         samples.append(sample)
         if warm is None and done.value >= total // 10:
@@ -236,6 +263,8 @@ def main(argv=None):
     ap.add_argument("--keepalive", type=int, default=1_000_000, help="keep-alive requests (0 skips)")
     ap.add_argument("--close", type=int, default=100_000, help="connection-per-request cycles (0 skips)")
     ap.add_argument("--echo", type=int, default=1_000_000, help="echo messages (0 skips)")
+    ap.add_argument("--echo-close", type=int, default=100_000,
+                    help="echo connection-per-message cycles (0 skips)")
     ap.add_argument("--clients", type=int, default=4, help="client processes per phase")
     ap.add_argument("--time-limit", type=float, default=900.0, help="seconds per phase at most")
     ap.add_argument("--interval", type=float, default=0.5, help="sampling interval, seconds")
@@ -245,7 +274,8 @@ def main(argv=None):
 
     phases = [("keepalive", http_server, keepalive_client, args.keepalive),
               ("close", http_server, close_client, args.close),
-              ("echo", echo_server, echo_client, args.echo)]
+              ("echo", echo_server, echo_client, args.echo),
+              ("echo-close", echo_server, echo_close_client, args.echo_close)]
     results = []
     for name, make_server, client, total in phases:
         if total <= 0:
@@ -260,7 +290,7 @@ def main(argv=None):
         r["ok"] = r["ok"] and r_exit == 0
         results.append(r)
         rss, fds = r["rss_kib"], r["fds"]
-        print(f"{name:9} {r['driven']:>9,} of {r['target']:,} in {r['seconds']} s ({r['rate_per_s']:,}/s), "
+        print(f"{name:10} {r['driven']:>9,} of {r['target']:,} in {r['seconds']} s ({r['rate_per_s']:,}/s), "
               f"errors {r['errors']}; RSS KiB start {rss['start']} warm {rss['warm']} peak {rss['peak']} "
               f"final {rss['final']} (growth {r['rss_growth_after_warmup_kib']:+}); fds start {fds['start']} "
               f"warm {fds['warm']} peak {fds['peak']} final {fds['final']}; exit {r_exit}; "

@@ -123,7 +123,7 @@ def test_soak_keepalive_close_and_echo(tmp_path):
     out = tmp_path / "soak.json"
     proc = subprocess.run(
         [sys.executable, os.path.join(ROOT, "scripts", "soak.py"), "--keepalive", "200000",
-         "--close", "20000", "--echo", "40000", "--clients", "2", "--time-limit", "300",
+         "--close", "20000", "--echo", "200000", "--echo-close", "20000", "--clients", "2", "--time-limit", "300",
          "--json", str(out)],
         capture_output=True, text=True, timeout=1200)
     print(proc.stdout, proc.stderr)
