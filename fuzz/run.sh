@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs the parser fuzzer for SECONDS (default 60) under nice -n 19, on the
+# Runs a fuzzer for SECONDS (default 60) under nice -n 19, on the
 # instrumented build from fuzz/build.sh, with the seed corpus fuzz/corpus and
-# the working corpus fuzz/corpus-work (gitignored; new inputs land there).
+# a working corpus under fuzz/corpus-work (gitignored; new inputs land there).
+# FUZZ_TARGET picks the harness: parser (default, fuzz/fuzz_parser.py) or
+# server (fuzz/fuzz_server.py: the whole server over a Unix socket).
 # Crashes are written to $CYREACTOR_FUZZ_BUILD/artifacts/ (crash-*, as
 # libFuzzer names them); each one fixed becomes a test in tests/test_regressions.py.
 #
@@ -19,11 +21,17 @@ if ! ls "$build"/src/cyreactor/_httpparser*.so >/dev/null 2>&1 \
         || [ "$newest_src" -nt "$(ls "$build"/src/cyreactor/_httpparser*.so)" ]; then
     "$here/fuzz/build.sh" "$build" >/dev/null
 fi
-mkdir -p "$here/fuzz/corpus-work" "$build/artifacts"
+target="${FUZZ_TARGET:-parser}"
+case "$target" in
+    parser) work="$here/fuzz/corpus-work" ;;
+    server) work="$here/fuzz/corpus-work/server" ;;
+    *) echo "FUZZ_TARGET must be parser or server" >&2; exit 2 ;;
+esac
+mkdir -p "$work" "$build/artifacts"
 runtime="$(python -c 'import atheris, os; print(os.path.join(atheris.path(), "asan_with_fuzzer.so"))')"
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=1:symbolize=1"
 export PYTHONPATH="$build/src"
-exec nice -n 19 env LD_PRELOAD="$runtime" python "$here/fuzz/fuzz_parser.py" \
+exec nice -n 19 env LD_PRELOAD="$runtime" python "$here/fuzz/fuzz_$target.py" \
     -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
-    -dict="$here/fuzz/http.dict" -artifact_prefix="$build/artifacts/" \
-    -print_final_stats=1 "$@" "$here/fuzz/corpus-work" "$here/fuzz/corpus"
+    -dict="$here/fuzz/http.dict" -artifact_prefix="$build/artifacts/$target-" \
+    -print_final_stats=1 "$@" "$work" "$here/fuzz/corpus"
