@@ -4,6 +4,7 @@ blocking clients (sockets, requests, http.client, curl) can drive it."""
 import os
 import socket
 import threading
+import time
 
 import pytest
 
@@ -89,6 +90,22 @@ def running(reactor):
     rt = ReactorThread(reactor).start()
     yield rt
     rt.stop()
+
+
+def wait_for(predicate, timeout=5.0):
+    """Polls ``predicate`` (state a reactor thread changes) until true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
+def run_until(reactor, predicate, timeout=5.0):
+    """Runs ``reactor`` on this thread until ``predicate`` is true."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        reactor.run_once(0.05)
 
 
 def open_fds():

@@ -11,7 +11,8 @@ import time
 import pytest
 
 import cyreactor
-from conftest import recv_exactly, recv_until_eof
+from conftest import recv_exactly, recv_until_eof, wait_for
+from cyreactor.examples.echo import Echo
 
 
 class Recorder(cyreactor.Handler):
@@ -48,20 +49,6 @@ class Recorder(cyreactor.Handler):
     def connection_lost(self, exc):
         self.events.append(("lost", exc))
         self.lost.set()
-
-
-class Echo(cyreactor.Handler):
-    def connection_made(self, conn):
-        self.conn = conn
-
-    def data_received(self, data):
-        self.conn.write(data)
-
-    def pause_writing(self):
-        self.conn.pause_reading()
-
-    def resume_writing(self):
-        self.conn.resume_reading()
 
 
 def serve(running, factory, host="127.0.0.1"):
@@ -113,10 +100,7 @@ def test_large_write_to_slow_reader_pauses_and_resumes_without_loss(running):
 
     addr = serve(running, factory)
     with socket.create_connection(addr) as s:
-        deadline = time.monotonic() + 5
-        while not handlers or handlers[0].conn is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: handlers and handlers[0].conn is not None)
         h = handlers[0]
         # Written in pieces so the queue holds many buffers (exercises sendmsg).
         running.call(lambda: [h.conn.write(payload[i:i + 200_000]) for i in range(0, len(payload), 200_000)])
@@ -126,25 +110,18 @@ def test_large_write_to_slow_reader_pauses_and_resumes_without_loss(running):
         time.sleep(0.2)  # a slow reader
         got = recv_exactly(s, len(payload))
         assert got == payload
-        deadline = time.monotonic() + 5
-        while "resume" not in h.events:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: "resume" in h.events)
         assert running.call(h.conn.get_write_buffer_size) == 0
     assert h.events.index("pause") < h.events.index("resume")
 
 
 def test_writelines_sends_everything_in_order(running):
-    addr = serve(running, lambda: Recorder())
-    handlers = []
-
     class Writer(cyreactor.Handler):
         def connection_made(self, conn):
             conn.writelines([b"a" * 10, bytearray(b"b" * 70000), memoryview(b"c" * 5), b""])
             conn.write_eof()
 
-    listener = running.call(running.reactor.listen, "127.0.0.1", 0, Writer)
-    with socket.create_connection(listener.sockname) as s:
+    with socket.create_connection(serve(running, Writer)) as s:
         assert recv_until_eof(s) == b"a" * 10 + b"b" * 70000 + b"c" * 5
 
 
@@ -154,10 +131,7 @@ def test_peer_half_close_then_server_replies_and_closes(running):
     with socket.create_connection(addr) as s:
         s.sendall(b"request")
         s.shutdown(socket.SHUT_WR)
-        deadline = time.monotonic() + 5
-        while "eof" not in h.events:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: "eof" in h.events)
         # The connection stays open for writing after EOF because
         # eof_received() returned True.
         running.call(h.conn.write, b"reply")
@@ -203,10 +177,7 @@ def test_peer_reset_reports_connection_lost_once(running):
     s = socket.create_connection(addr)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
     s.sendall(b"data")
-    deadline = time.monotonic() + 5
-    while not h.data:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: h.data)
     s.close()  # RST
     assert h.lost.wait(5)
     time.sleep(0.1)
@@ -220,10 +191,7 @@ def test_write_to_reset_peer_reports_loss(running):
     addr = serve(running, lambda: h)
     s = socket.create_connection(addr)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    deadline = time.monotonic() + 5
-    while h.conn is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: h.conn is not None)
     s.close()
     time.sleep(0.1)
 
@@ -300,10 +268,7 @@ def test_connection_lost_not_called_inside_the_closing_callback(running):
     with socket.create_connection(addr) as s:
         s.sendall(b"x")
         assert recv_until_eof(s) == b""
-    deadline = time.monotonic() + 5
-    while len(order) < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: len(order) >= 2)
     assert order == ["after close", "lost"]
 
 
@@ -311,30 +276,21 @@ def test_pause_and_resume_reading(running):
     h = Recorder()
     addr = serve(running, lambda: h)
     with socket.create_connection(addr) as s:
-        deadline = time.monotonic() + 5
-        while h.conn is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: h.conn is not None)
         running.call(h.conn.pause_reading)
         assert not running.call(h.conn.is_reading)
         s.sendall(b"while paused")
         time.sleep(0.2)
         assert h.data == b""
         running.call(h.conn.resume_reading)
-        deadline = time.monotonic() + 5
-        while h.data != b"while paused":
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: h.data == b"while paused")
 
 
 def test_paused_connection_whose_peer_vanishes_does_not_spin(running):
     h = Recorder()
     addr = serve(running, lambda: h)
     s = socket.create_connection(addr)
-    deadline = time.monotonic() + 5
-    while h.conn is None:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: h.conn is not None)
     running.call(h.conn.pause_reading)
     s.close()
     before = running.call(running.reactor.stats)["iterations"]
@@ -402,10 +358,7 @@ def test_peername_sockname_fileno(running):
     h = Recorder()
     addr = serve(running, lambda: h)
     with socket.create_connection(addr) as s:
-        deadline = time.monotonic() + 5
-        while h.conn is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: h.conn is not None)
         assert running.call(lambda: h.conn.peername) == s.getsockname()
         assert running.call(lambda: h.conn.sockname) == s.getpeername()
         assert running.call(h.conn.fileno) > 2
@@ -416,10 +369,7 @@ def test_write_rejects_non_bytes(running):
     h = Recorder()
     addr = serve(running, lambda: h)
     with socket.create_connection(addr):
-        deadline = time.monotonic() + 5
-        while h.conn is None:
-            assert time.monotonic() < deadline
-            time.sleep(0.01)
+        wait_for(lambda: h.conn is not None)
         with pytest.raises(TypeError):
             running.call(h.conn.write, "text is not bytes")
         with pytest.raises(TypeError):

@@ -1,21 +1,12 @@
 """Listening (IPv4, IPv6, Unix, port 0, SO_REUSEPORT) and outbound connect()."""
 import os
 import socket
-import threading
-import time
 
 import pytest
 
 import cyreactor
-from conftest import has_ipv6, recv_exactly, recv_until_eof
-
-
-class Echo(cyreactor.Handler):
-    def connection_made(self, conn):
-        self.conn = conn
-
-    def data_received(self, data):
-        self.conn.write(data)
+from conftest import has_ipv6, recv_exactly, recv_until_eof, run_until
+from cyreactor.examples.echo import Echo
 
 
 def test_port_zero_reports_the_bound_port(running):
@@ -106,10 +97,7 @@ def test_connect_to_a_listener_on_the_same_reactor(reactor):
     listener = reactor.listen("127.0.0.1", 0, Echo)
     conn = reactor.connect("127.0.0.1", listener.sockname[1], Client)
     assert isinstance(conn, cyreactor.Connection)
-    deadline = time.monotonic() + 5
-    while len(replies) < 2:
-        assert time.monotonic() < deadline
-        reactor.run_once(0.1)
+    run_until(reactor, lambda: len(replies) >= 2)
     assert replies == [b"hello over connect()", ("lost", None)]
     assert reactor.stats()["connected"] == 1
 
@@ -128,10 +116,7 @@ def test_connect_refused_reports_connection_lost_only(reactor):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]  # bound, not listening: refused
         reactor.connect("127.0.0.1", port, Client)
-        deadline = time.monotonic() + 5
-        while not events:
-            assert time.monotonic() < deadline
-            reactor.run_once(0.1)
+        run_until(reactor, lambda: events)
     assert len(events) == 1 and isinstance(events[0], ConnectionRefusedError)
 
 
@@ -146,10 +131,7 @@ def test_write_before_connect_completes_is_sent(reactor):
     conn = reactor.connect("127.0.0.1", listener.sockname[1], cyreactor.Handler)
     conn.write(b"early")
     conn.close()
-    deadline = time.monotonic() + 5
-    while b"".join(got) != b"early":
-        assert time.monotonic() < deadline
-        reactor.run_once(0.1)
+    run_until(reactor, lambda: b"".join(got) == b"early")
 
 
 @pytest.mark.skipif(not has_ipv6(), reason="this machine has no ::1")
@@ -163,8 +145,5 @@ def test_connect_ipv6(reactor):
 
     listener = reactor.listen("::1", 0, Echo)
     reactor.connect("::1", listener.sockname[1], Client)
-    deadline = time.monotonic() + 5
-    while not done:
-        assert time.monotonic() < deadline
-        reactor.run_once(0.1)
+    run_until(reactor, lambda: done)
     assert done == ["::1"]

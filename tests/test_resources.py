@@ -1,24 +1,15 @@
 """Descriptor accounting: no leaks over many connections, EMFILE survival,
 and user callbacks that raise costing only their own connection."""
 import os
-import resource
 import socket
 import subprocess
 import sys
 import textwrap
-import threading
 import time
 
 import cyreactor
-from conftest import open_fds, recv_exactly, recv_until_eof
-
-
-class Echo(cyreactor.Handler):
-    def connection_made(self, conn):
-        self.conn = conn
-
-    def data_received(self, data):
-        self.conn.write(data)
+from conftest import open_fds, recv_exactly, recv_until_eof, wait_for
+from cyreactor.examples.echo import Echo
 
 
 def test_no_descriptor_leak_after_10000_connect_close_cycles(running):
@@ -71,10 +62,7 @@ def test_raising_connection_lost_is_reported_once(running, errors):
     listener = running.call(running.reactor.listen, "127.0.0.1", 0, Bad)
     with socket.create_connection(listener.sockname):
         pass
-    deadline = time.monotonic() + 5
-    while not errors.contexts:
-        assert time.monotonic() < deadline
-        time.sleep(0.01)
+    wait_for(lambda: errors.contexts)
     time.sleep(0.05)
     assert len(errors.contexts) == 1
 

@@ -5,13 +5,7 @@ import time
 import pytest
 
 import cyreactor
-
-
-def run_until(reactor, predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        reactor.run_once(0.05)
+from conftest import run_until
 
 
 def test_call_later_runs_in_deadline_order(reactor):
