@@ -407,6 +407,28 @@ def test_sigterm_under_load_completes_or_closes_cleanly(server):
     assert not load.truncated, load.truncated[:5]
 
 
+def test_sigterm_with_stalled_clients_exits_0_at_the_drain_timeout(server):
+    # Clients that stop mid-body and mid-head never finish: the server waits
+    # for them no longer than --shutdown-timeout, closes them, and exits 0.
+    s = server("--shutdown-timeout", "1")
+    body = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    head = socket.create_connection(("127.0.0.1", s.port), timeout=5)
+    with body, head:
+        body.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nabc")
+        head.sendall(b"GET / HTTP/1.1\r\nHo")
+        time.sleep(0.2)
+        started = time.monotonic()
+        s.proc.send_signal(signal.SIGTERM)
+        code = s.proc.wait(10)
+        took = time.monotonic() - started
+        assert code == 0 and 0.9 < took < 2.0, (code, took)
+        for sock in (body, head):
+            try:
+                assert sock.recv(100) == b""        # closed, no partial response
+            except ConnectionResetError:
+                pass
+
+
 def test_sigterm_under_pipelined_load_never_cuts_a_response(server):
     # Clients pipelining three requests at a time: at SIGTERM the server
     # finishes the response in progress with "connection: close" and closes;
