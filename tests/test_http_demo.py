@@ -172,6 +172,31 @@ def test_two_workers_and_a_killed_worker_is_restarted(demo):
         assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
+def test_workers_exit_when_the_supervisor_is_killed(demo):
+    d = demo("--workers", "2")
+    deadline = time.monotonic() + 10
+    while len(_children(d.proc.pid)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    workers = _children(d.proc.pid)
+    assert len(workers) == 2
+    d.proc.kill()            # SIGKILL: the supervisor cannot pass anything on
+    d.proc.wait(10)
+    deadline = time.monotonic() + 15
+
+    def alive(pid):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    while any(alive(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not any(alive(pid) for pid in workers), "workers outlived their supervisor"
+    with pytest.raises(ConnectionRefusedError):
+        socket.create_connection(("127.0.0.1", d.port), timeout=2)
+
+
 def test_nofile_limit_is_raised(demo):
     d = demo()
     with open(f"/proc/{d.proc.pid}/limits") as f:

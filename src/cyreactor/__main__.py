@@ -8,6 +8,7 @@ that restarts a worker that dies. SIGINT/SIGTERM: stop accepting, finish the
 responses in flight, close, exit 0.
 """
 import argparse
+import ctypes
 import logging
 import os
 import resource
@@ -20,6 +21,8 @@ import time
 from cyreactor.http import DEFAULTS, HttpServer, url_for
 
 log = logging.getLogger("cyreactor.server")
+
+_PR_SET_PDEATHSIG = 1   # <sys/prctl.h>
 
 
 def _positive_float(text):
@@ -152,10 +155,22 @@ def _reserve_port(host, port):
     return sock
 
 
+def _die_with(parent):
+    """Asks the kernel for SIGTERM when the supervisor dies, however it dies
+    (SIGKILL included), so no worker outlives it holding the port."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err))
+    if os.getppid() != parent:      # it died before prctl() took effect
+        os._exit(0)
+
+
 def _spawn(args, port, reserved):
     """Forks a worker; returns once it is listening (or has died, or 10 s
     passed), so the URL is printed only when connections will be served."""
     rfd, wfd = os.pipe()
+    parent = os.getpid()
     pid = os.fork()
     if pid:
         os.close(wfd)
@@ -168,6 +183,7 @@ def _spawn(args, port, reserved):
     try:
         signal.signal(signal.SIGINT, _exit_now)
         signal.signal(signal.SIGTERM, _exit_now)
+        _die_with(parent)
         os.close(rfd)
         reserved.close()
         code = run_worker(args, port, reuse_port=True, announce=False, ready_fd=wfd)
