@@ -67,6 +67,7 @@ __all__ = [
     "Response",
     "ResponseWriter",
     "http_date",
+    "keep_freed_memory",
     "parse_requests",
     "serve",
     "url_for",
@@ -145,15 +146,46 @@ class HttpServer:
         return self.config.stats()
 
 
+# mallopt(3) parameters from <malloc.h>.
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+# glibc refuses an mmap threshold above HEAP_MAX_SIZE / 2 (32 MiB on 64-bit).
+_MMAP_THRESHOLD_MAX = 32 * 1024 * 1024
+
+
+def keep_freed_memory(max_block):
+    """Tunes glibc's malloc for a server that allocates request bodies of up
+    to ``max_block`` bytes: blocks that size come from the heap rather than
+    a fresh mmap(), and freed memory is kept (up to twice that) instead of
+    being handed back to the kernel at once. Without it every page of every
+    large body is page-faulted in again: with 1 MiB bodies, ~180 minor
+    faults per request and about 3x the CPU. The cost is that up to
+    2 * ``max_block`` of freed memory stays in the process. Returns whether
+    it applied (glibc only). Process-wide: ``serve()`` calls it."""
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    threshold = min(max(int(max_block), 128 * 1024), _MMAP_THRESHOLD_MAX)
+    libc = ctypes.CDLL(None)
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, threshold)
+                and libc.mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
+
+
 def serve(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024,
-          shutdown_timeout=10.0, ready=None, **options):
+          shutdown_timeout=10.0, ready=None, tune_malloc=True, **options):
     """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully).
 
     ``ready(sockname)`` is called once listening, with the bound address.
     Signal handlers are installed only on the main thread; to run a server
     on a reactor of your own (a thread, tests), use ``HttpServer.listen``.
+    ``tune_malloc`` applies ``keep_freed_memory(max_body_size)``: this call
+    owns the process, and bodies are handed to ``app`` whole.
     """
     server = HttpServer(app, **options)
+    if tune_malloc and app is not None:
+        keep_freed_memory(server.config.limits["max_body_size"])
     with Reactor() as reactor:
         listener = server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog)
 
