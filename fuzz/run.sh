@@ -9,7 +9,9 @@
 #
 #   fuzz/run.sh [SECONDS] [extra libFuzzer flags...]
 #
-# Environment: CYREACTOR_FUZZ_BUILD (build dir, default /tmp/cyreactor-fuzz).
+# Environment: CYREACTOR_FUZZ_BUILD (build dir, default /tmp/cyreactor-fuzz);
+# FUZZ_SANITIZER=address (default) or undefined, as for fuzz/build.sh (use a
+# separate build dir for each).
 # One process: the machine is shared (the bench measures CPU per request).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
@@ -17,7 +19,9 @@ seconds="${1:-60}"
 shift || true
 build="${CYREACTOR_FUZZ_BUILD:-/tmp/cyreactor-fuzz}"
 newest_src="$(ls -t "$here"/src/cyreactor/*.pyx "$here"/src/cyreactor/*.pxd | head -1)"
+san="${FUZZ_SANITIZER:-address}"
 if ! ls "$build"/src/cyreactor/_httpparser*.so >/dev/null 2>&1 \
+        || [ "$(cat "$build/sanitizer" 2>/dev/null)" != "$san" ] \
         || [ "$newest_src" -nt "$(ls "$build"/src/cyreactor/_httpparser*.so)" ]; then
     "$here/fuzz/build.sh" "$build" >/dev/null
 fi
@@ -28,8 +32,11 @@ case "$target" in
     *) echo "FUZZ_TARGET must be parser or server" >&2; exit 2 ;;
 esac
 mkdir -p "$work" "$build/artifacts"
-runtime="$(python -c 'import atheris, os; print(os.path.join(atheris.path(), "asan_with_fuzzer.so"))')"
+lib="asan_with_fuzzer.so"
+[ "$san" = undefined ] && lib="ubsan_with_fuzzer.so"
+runtime="$(python -c "import atheris, os; print(os.path.join(atheris.path(), '$lib'))")"
 export ASAN_OPTIONS="detect_leaks=0:allocator_may_return_null=1:abort_on_error=1:symbolize=1"
+export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
 export PYTHONPATH="$build/src"
 exec nice -n 19 env LD_PRELOAD="$runtime" python "$here/fuzz/fuzz_$target.py" \
     -max_total_time="$seconds" -max_len=8192 -timeout=10 -rss_limit_mb=2048 \
