@@ -327,7 +327,7 @@ cdef class Listener:
                     self._pause_accepting()
                     if reactor._accept_retry is None:
                         reactor._accept_retry = reactor._schedule(
-                            reactor._now + ACCEPT_RETRY_DELAY, reactor._retry_accepting, ())
+                            _monotonic() + ACCEPT_RETRY_DELAY, reactor._retry_accepting, ())
                     return 0
                 reactor.call_exception_handler({
                     "message": "accept4() failed",
@@ -463,8 +463,8 @@ cdef class Connection:
         self._after_write()
 
     def get_extra_info(self, name, default=None):
-        """asyncio-style lookup: 'peername', 'sockname', 'socket' (a
-        borrowed socket object: do not close it)."""
+        """asyncio-style lookup of 'peername' or 'sockname'; ``default``
+        for any other name."""
         if name == "peername":
             return self.peername
         if name == "sockname":
@@ -500,7 +500,10 @@ cdef class Connection:
         q = self._tqueue
         if q is None or q._duration != seconds:
             q = reactor._timeout_queue(seconds)
-        self._deadline = reactor._now + seconds
+        # A fresh clock, not the loop's cached one: the delay counts from
+        # this call even late in a long batch. Deadlines of one queue still
+        # only grow, so the FIFO stays in deadline order.
+        self._deadline = _monotonic() + seconds
         if q._tail is self:
             return 0
         self._unlink_timeout()
@@ -616,8 +619,10 @@ cdef class Connection:
         try:
             self.handler.buffer_received(reactor._rbuf, n)
         except BaseException as exc:
-            reactor._cork_conn = None
-            reactor._cork_len = 0
+            # What the handler wrote before raising was accepted: it goes
+            # out, as it would have without the cork.
+            if reactor._cork_conn is self:
+                reactor._cork_flush()
             return reactor._callback_error(exc, "Exception in data_received()", self)
         if reactor._cork_conn is self:
             reactor._cork_flush()
@@ -945,7 +950,7 @@ cdef class Reactor:
 
     def time(self):
         """The reactor's monotonic clock, in seconds (as used by call_at)."""
-        return self._now
+        return _monotonic()
 
     def is_running(self):
         return self._running
@@ -1210,7 +1215,7 @@ cdef class Reactor:
     def call_later(self, double delay, callback, *args):
         """Runs ``callback(*args)`` after ``delay`` seconds; returns a handle."""
         self._check_callable(callback)
-        return self._schedule(self._now + max(delay, 0.0), callback, args)
+        return self._schedule(_monotonic() + max(delay, 0.0), callback, args)
 
     def call_at(self, double when, callback, *args):
         """Runs ``callback(*args)`` at reactor time ``when`` (see time())."""
