@@ -1372,3 +1372,28 @@ cdef class AppProtocol(HttpProtocol):
                 except Exception as err:
                     _logger.error("Exception in on_abort()", exc_info=err)
         return 0
+
+
+def _bench_build_head(Response response, Py_ssize_t repeat):
+    """Serializes ``response``'s head ``repeat`` times with the server's own
+    head builder (as a keep-alive HTTP/1.1 answer); returns the last head.
+    For bench/test_bench_http_writer.py."""
+    cdef char stack[HEAD_STACK]
+    cdef Out o
+    cdef Py_ssize_t i
+    cdef object body = _as_bytes(response.body)
+    cdef long long length = PyBytes_GET_SIZE(body) if body is not None else -1
+    head = b""
+    for i in range(repeat):
+        o.buf = stack
+        o.length = 0
+        o.cap = HEAD_STACK
+        o.heap = False
+        try:
+            _build_head(&o, response.status, response.reason, response.headers, length, length < 0, 0, NULL)
+            if i == repeat - 1:
+                head = PyBytes_FromStringAndSize(o.buf, o.length)
+        finally:
+            if o.heap:
+                free(o.buf)
+    return head
