@@ -99,7 +99,7 @@ def test_writes_before_a_keyboard_interrupt_in_data_received_are_delivered():
 def test_set_timeout_late_in_a_long_batch_counts_from_the_call():
     """Deadlines used to count from the loop's cached clock (the start of the
     batch): a handler that ran 30 ms and then armed 50 ms fired 20 ms early,
-    and the next one in the batch at once (docs/REQUESTS-hardening.md 1)."""
+    and the next one in the batch at once."""
     import socket
     import cyreactor
 
