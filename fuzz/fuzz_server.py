@@ -2,11 +2,14 @@
 with atheris, over a Unix socket, in one thread.
 
 Each input is what one client sends on one connection. The harness connects
-to an in-process server (the demo handler, a Python app, or a streaming
-RequestHandler, chosen from the input's hash), sends the input in pieces
-(cut points from the hash too), turning the reactor (``run_once(0)``) between
-pieces and reading what comes back, then half-closes and turns the reactor
-until the server has closed. It fails on:
+to an in-process server (the demo handler, a Python app, a RequestHandler
+that answers on the next loop iteration, or an app whose 128 KiB responses
+overflow the socket buffers, chosen from the input's hash), sends the input
+in pieces (cut points from the hash too), turning the reactor
+(``run_once(0)``) between pieces and, for half of the inputs, reading what
+comes back as it comes (the other half read only when the client cannot
+send: backpressure, stash, pause and resume), then half-closes and turns the
+reactor until the server has closed. It fails on:
 
 - a crash or sanitizer report anywhere in the extensions;
 - an error reported to the reactor's exception handler;
@@ -34,10 +37,16 @@ with atheris.instrument_imports(include=["cyreactor"]):
 
 
 class Streamer(RequestHandler):
+    """Answers on the next loop iteration, so pipelined input waits behind
+    the response (the protocol stashes it and pauses reading)."""
+
     def on_body(self, chunk):
         self.body += chunk
 
     def on_complete(self):
+        REACTOR.call_soon(self.answer)
+
+    def answer(self):
         # Chunked to 1.1 clients; with a length, so 1.0 keep-alive holds too.
         n = len(self.body) % 7000
         length = n + 3 if self.request.version == "1.0" else None
@@ -50,12 +59,21 @@ def app(request):
     return Response(200, [("x-target", request.target)], request.body[:100] + b"!")
 
 
+BIG = b"b" * (128 * 1024)
+
+
+def big_app(request):
+    # Bigger than the socket buffers: a client that does not read makes the
+    # server pause writing, stash its input and pause reading.
+    return Response(200, [], BIG)
+
+
 ERRORS = []
 REACTOR = cyreactor.Reactor()
 REACTOR.set_exception_handler(lambda reactor, context: ERRORS.append(context))
 TMP = tempfile.mkdtemp(prefix="cyreactor-fuzz-")
 PATHS = []
-for i, handler in enumerate([None, app, Streamer]):
+for i, handler in enumerate([None, app, Streamer, big_app]):
     server = HttpServer(handler, linger_timeout=0.05, max_body_size=1 << 20)
     path = os.path.join(TMP, f"s{i}")
     REACTOR.listen_unix(path, server.config)
@@ -133,20 +151,26 @@ def pump(client, received, rounds=3):
 def test_one_input(data):
     h = zlib.crc32(data)
     client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    client.connect(PATHS[h % 3])
+    client.connect(PATHS[h % len(PATHS)])
     client.setblocking(False)
     received = []
     eof = False
     off = 0
     step = 1 + (h >> 4) % 61
+    lazy = (h >> 12) & 1          # read only when stuck: the server must hold back
+    stuck = 0
     while off < len(data) and not eof:
         try:
             off += client.send(data[off:off + step])
+            stuck = 0
         except BlockingIOError:
-            pass
+            stuck += 1
         except (BrokenPipeError, ConnectionResetError):
             break
-        eof = pump(client, received, 1)
+        if lazy and stuck < 3:
+            REACTOR.run_once(0)
+        else:
+            eof = pump(client, received, 1)
     if not eof:
         try:
             client.shutdown(socket.SHUT_WR)
