@@ -148,13 +148,18 @@ def _children(pid):
         return [int(x) for x in f.read().split()]
 
 
-def test_two_workers_and_a_killed_worker_is_restarted(demo):
+def _two_workers(demo):
     d = demo("--workers", "2")
     deadline = time.monotonic() + 10
     while len(_children(d.proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     workers = _children(d.proc.pid)
     assert len(workers) == 2
+    return d, workers
+
+
+def test_two_workers_and_a_killed_worker_is_restarted(demo):
+    d, workers = _two_workers(demo)
     for _ in range(20):
         assert exchange(d.port, GET)[2] == BODY
     os.kill(workers[0], signal.SIGKILL)
@@ -173,12 +178,7 @@ def test_two_workers_and_a_killed_worker_is_restarted(demo):
 
 
 def test_workers_exit_when_the_supervisor_is_killed(demo):
-    d = demo("--workers", "2")
-    deadline = time.monotonic() + 10
-    while len(_children(d.proc.pid)) < 2 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    workers = _children(d.proc.pid)
-    assert len(workers) == 2
+    d, workers = _two_workers(demo)
     d.proc.kill()            # SIGKILL: the supervisor cannot pass anything on
     d.proc.wait(10)
     deadline = time.monotonic() + 15
