@@ -4,13 +4,9 @@ raises on every call; SIGTERM during load; a --workers worker killed by
 SIGKILL under load. After each, the server is still serving and holds no
 connection, descriptor or error it should not."""
 import os
-import re
-import resource
 import signal
 import socket
 import struct
-import subprocess
-import sys
 import threading
 import time
 
@@ -19,6 +15,7 @@ import pytest
 import cyreactor
 from conftest import open_fds, recv_until_eof
 from cyreactor.http import DEMO_BODY, RequestHandler, Response
+from test_http_demo import Demo
 from test_http_server import GET, connect, exchange, start  # noqa: F401  (fixture)
 
 BIG = bytes(range(256)) * 16384          # 4 MiB: far more than the socket buffers hold
@@ -231,51 +228,17 @@ def test_app_raising_on_every_call_answers_500_and_keeps_serving(start, running,
 
 # ---- a demo server process ----------------------------------------------------
 
-class Server:
-    """``python -m cyreactor`` with ``args``; ``nofile`` caps its descriptors."""
-
-    def __init__(self, *args, nofile=None):
-        def limit():
-            if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-        self.proc = subprocess.Popen([sys.executable, "-m", "cyreactor", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=limit)
-        line = self.proc.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not match:
-            self.proc.kill()
-            raise AssertionError(f"no URL in {line!r}: {self.proc.stderr.read()}")
-        self.port = int(match.group(1))
-
-    def fds(self):
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def children(self):
-        pid = self.proc.pid
-        with open(f"/proc/{pid}/task/{pid}/children") as f:
-            return [int(x) for x in f.read().split()]
-
-    def kill(self):
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
-
-
 @pytest.fixture
 def server():
     procs = []
 
     def make(*args, **kw):
-        procs.append(Server(*args, **kw))
+        procs.append(Demo(*args, **kw))
         return procs[-1]
 
     yield make
     for p in procs:
-        p.kill()
+        p.stop(signal.SIGKILL)
 
 
 def answered(port, timeout=5.0):

@@ -13,17 +13,23 @@ import time
 
 import pytest
 
-from test_http_server import GET, Reader, connect, exchange
+from test_http_server import GET, connect, exchange
 
 BODY = b"Hello! I am an epoll server."
 
 
 class Demo:
-    """A demo server process; ``url``/``port`` read from its first line."""
+    """A demo server process; ``url``/``port`` read from its first line;
+    ``nofile`` caps its descriptors."""
 
-    def __init__(self, *args):
+    def __init__(self, *args, nofile=None):
+        def limit():
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
         self.proc = subprocess.Popen([sys.executable, "-m", "cyreactor", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=limit)
         line = self.proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
         if not match:
@@ -31,6 +37,12 @@ class Demo:
             raise AssertionError(f"no URL in {line!r}: {self.proc.stderr.read()}")
         self.url = match.group(0)
         self.port = int(match.group(1))
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def children(self):
+        return _children(self.proc.pid)
 
     def rss_kib(self, pid=None):
         with open(f"/proc/{pid or self.proc.pid}/status") as f:
