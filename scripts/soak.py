@@ -164,6 +164,13 @@ def close_client(port, count, done, deadline, errors):
         done.value += batch
 
 
+def random_payload(rng, pool):
+    """1 byte to 64 KiB of random bytes, a slice of a shared random pool."""
+    n = rng.randint(1, 65536)
+    off = rng.randint(0, len(pool) - n)
+    return pool[off:off + n]
+
+
 def echo_client(port, count, done, deadline, errors):
     rng = random.Random(os.getpid())
     pool = os.urandom(1 << 17)
@@ -172,9 +179,8 @@ def echo_client(port, count, done, deadline, errors):
         batch = min(100, count - sent)
         with socket.create_connection(("127.0.0.1", port)) as s:
             for _ in range(batch):
-                n = rng.randint(1, 65536)
-                off = rng.randint(0, len(pool) - n)
-                payload = pool[off:off + n]
+                payload = random_payload(rng, pool)
+                n = len(payload)
                 s.sendall(payload)
                 if recv_exactly(s, n) != payload:
                     errors.value += 1
@@ -188,9 +194,8 @@ def echo_close_client(port, count, done, deadline, errors):
     pool = os.urandom(1 << 17)
     batch = 0
     for _ in range(count):
-        n = rng.randint(1, 65536)
-        off = rng.randint(0, len(pool) - n)
-        payload = pool[off:off + n]
+        payload = random_payload(rng, pool)
+        n = len(payload)
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(payload)
             if recv_exactly(s, n) != payload:

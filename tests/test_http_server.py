@@ -354,21 +354,27 @@ def test_connection_cap_answers_503_and_keeps_serving(start):
     assert server.stats()["refused"] == 1
 
 
+def flood_unread(sock, burst, seconds):
+    """Pipelines ``burst`` over and over for ``seconds`` without reading a
+    response; returns the bytes the server took."""
+    sock.setblocking(False)
+    sent = 0
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            sent += sock.send(burst[sent % len(burst):])
+        except BlockingIOError:
+            time.sleep(0.005)
+    return sent
+
+
 def test_pipelining_without_reading_pauses_input(start, running):
     server = start()
     port = server.port
     sock, reader = connect(port)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
-    sock.setblocking(False)
-    burst = GET * 4096
-    sent = 0
-    deadline = time.monotonic() + 1.5
     with sock:
-        while time.monotonic() < deadline:
-            try:
-                sent += sock.send(burst[sent % len(burst):])
-            except BlockingIOError:
-                time.sleep(0.01)
+        sent = flood_unread(sock, GET * 4096, 1.5)
         stats = running.call(running.reactor.stats)
         assert stats["read_paused"] >= 1           # the server stopped reading
         # The server is still fine for others.

@@ -172,7 +172,6 @@ cdef class Reactor:
     cdef Connection _cork_conn
     cdef char *_cork_buf
     cdef Py_ssize_t _cork_len
-    cdef Py_ssize_t _cork_cap
 
     cdef bint _running
     cdef bint _stopping

@@ -660,7 +660,7 @@ cdef class Connection:
             raise RuntimeError("write after write_eof()")
         if self._wq_size == 0:
             if reactor._cork_conn is self:
-                if length <= CORK_MAX_WRITE and reactor._cork_len + length <= reactor._cork_cap:
+                if length <= CORK_MAX_WRITE and reactor._cork_len + length <= CORK_CAPACITY:
                     memcpy(reactor._cork_buf + reactor._cork_len, data, length)
                     reactor._cork_len += length
                     return 0
@@ -904,7 +904,6 @@ cdef class Reactor:
         self._events = <_epoll.epoll_event *>malloc(max_events * sizeof(_epoll.epoll_event))
         self._rbuf_size = read_buffer_size
         self._rbuf = <char *>malloc(read_buffer_size)
-        self._cork_cap = CORK_CAPACITY
         self._cork_buf = <char *>malloc(CORK_CAPACITY)
         if self._events == NULL or self._rbuf == NULL or self._cork_buf == NULL:
             raise MemoryError()
