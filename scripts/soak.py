@@ -108,6 +108,27 @@ def recv_exactly(sock, n):
     return bytes(buf)
 
 
+class Tally:
+    """Adds completed operations to the shared counter in batches (a lock per
+    operation would cost more than the operation); ``add()`` is false once
+    the deadline has passed at a batch boundary."""
+
+    def __init__(self, done, deadline, every):
+        self.done, self.deadline, self.every, self.pending = done, deadline, every, 0
+
+    def add(self):
+        self.pending += 1
+        if self.pending < self.every:
+            return True
+        self.flush()
+        return time.monotonic() <= self.deadline
+
+    def flush(self):
+        with self.done.get_lock():
+            self.done.value += self.pending
+        self.pending = 0
+
+
 def response_size(port):
     with socket.create_connection(("127.0.0.1", port)) as s:
         s.sendall(GET)
@@ -121,27 +142,21 @@ def keepalive_client(port, count, done, deadline, errors):
     size = response_size(port)
     sock = socket.create_connection(("127.0.0.1", port))
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    batch = 0
+    tally = Tally(done, deadline, 1000)
     try:
         for _ in range(count):
             sock.sendall(GET)
             if not recv_exactly(sock, size).endswith(BODY):
                 errors.value += 1
-            batch += 1
-            if batch == 1000:
-                with done.get_lock():
-                    done.value += batch
-                batch = 0
-                if time.monotonic() > deadline:
-                    break
+            if not tally.add():
+                break
     finally:
-        with done.get_lock():
-            done.value += batch
+        tally.flush()
         sock.close()
 
 
 def close_client(port, count, done, deadline, errors):
-    batch = 0
+    tally = Tally(done, deadline, 100)
     for _ in range(count):
         with socket.create_connection(("127.0.0.1", port)) as s:
             s.sendall(GET_CLOSE)
@@ -153,15 +168,9 @@ def close_client(port, count, done, deadline, errors):
                 data += chunk
             if not data.endswith(BODY):
                 errors.value += 1
-        batch += 1
-        if batch == 100:
-            with done.get_lock():
-                done.value += batch
-            batch = 0
-            if time.monotonic() > deadline:
-                break
-    with done.get_lock():
-        done.value += batch
+        if not tally.add():
+            break
+    tally.flush()
 
 
 def random_payload(rng, pool):
@@ -192,7 +201,7 @@ def echo_client(port, count, done, deadline, errors):
 def echo_close_client(port, count, done, deadline, errors):
     rng = random.Random(os.getpid())
     pool = os.urandom(1 << 17)
-    batch = 0
+    tally = Tally(done, deadline, 100)
     for _ in range(count):
         payload = random_payload(rng, pool)
         n = len(payload)
@@ -200,15 +209,9 @@ def echo_close_client(port, count, done, deadline, errors):
             s.sendall(payload)
             if recv_exactly(s, n) != payload:
                 errors.value += 1
-        batch += 1
-        if batch == 100:
-            with done.get_lock():
-                done.value += batch
-            batch = 0
-            if time.monotonic() > deadline:
-                break
-    with done.get_lock():
-        done.value += batch
+        if not tally.add():
+            break
+    tally.flush()
 
 
 # ---- one phase ----------------------------------------------------------------------
