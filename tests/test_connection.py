@@ -9,9 +9,10 @@ import threading
 import time
 
 import pytest
+from support.net import recv_exactly, recv_until_eof
+from support.reactor import wait_for
 
 import cyreactor
-from conftest import recv_exactly, recv_until_eof, wait_for
 from cyreactor.examples.echo import Echo
 
 

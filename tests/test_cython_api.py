@@ -10,8 +10,7 @@ import sys
 import textwrap
 
 import pytest
-
-from conftest import recv_exactly, recv_until_eof
+from support.net import recv_exactly, recv_until_eof
 
 PYX = textwrap.dedent("""
     # cython: language_level=3

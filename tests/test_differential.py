@@ -26,7 +26,6 @@ pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
-
 # ---- the three parsers, one outcome shape -----------------------------------
 # ("ok", method, target, [(lower-case name, value)], body), ("err", why) or
 # ("incomplete",): the first request of the input only.

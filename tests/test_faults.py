@@ -11,29 +11,15 @@ import threading
 import time
 
 import pytest
+from support.demo import Demo
+from support.http import GET, connect, exchange
+from support.net import open_fds, recv_until_eof, reset
+from support.reactor import wait_for
 
 import cyreactor
-from conftest import open_fds, recv_until_eof
 from cyreactor.http import DEMO_BODY, RequestHandler, Response
-from test_http_demo import Demo
-from test_http_server import GET, connect, exchange, start  # noqa: F401  (fixture)
 
 BIG = bytes(range(256)) * 16384          # 4 MiB: far more than the socket buffers hold
-
-
-def reset(sock):
-    """Close with RST (SO_LINGER 0), as a crashing client does."""
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
-
-
-def wait_for(predicate, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.02)
-    return predicate()
 
 
 def settled(running, server):
@@ -396,7 +382,7 @@ def test_sigterm_under_pipelined_load_never_cuts_a_response(server):
     # Clients pipelining three requests at a time: at SIGTERM the server
     # finishes the response in progress with "connection: close" and closes;
     # a client then has whole responses and an EOF, never part of one.
-    from test_http_server import Reader
+    from support.http import Reader
 
     s = server("--shutdown-timeout", "5")
     stop = threading.Event()

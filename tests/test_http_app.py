@@ -3,17 +3,17 @@ both ways, errors in user code, and the kvstore example."""
 import http.client
 import json
 import logging
+import re
 import socket
 import subprocess
 import sys
-import re
 import time
 
 import pytest
+from support.http import GET, connect, exchange
 
 from cyreactor import http as cyhttp
 from cyreactor.examples.kvstore import KVStore
-from test_http_server import GET, connect, exchange, start  # noqa: F401  (fixture)
 
 
 def test_request_fields(start):

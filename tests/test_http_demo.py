@@ -12,73 +12,10 @@ import threading
 import time
 
 import pytest
-
-from test_http_server import GET, connect, exchange, flood_unread
+from support.demo import children_of
+from support.http import GET, connect, exchange, flood_unread
 
 BODY = b"Hello! I am an epoll server."
-
-
-class Demo:
-    """A demo server process; ``url``/``port`` read from its first line;
-    ``nofile`` caps its descriptors."""
-
-    def __init__(self, *args, nofile=None):
-        def limit():
-            if nofile:
-                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
-
-        self.proc = subprocess.Popen([sys.executable, "-m", "cyreactor", "--port", "0", *args],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=limit)
-        line = self.proc.stdout.readline()
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not match:
-            self.proc.kill()
-            raise AssertionError(f"no URL in {line!r}: {self.proc.stderr.read()}")
-        self.url = match.group(0)
-        self.port = int(match.group(1))
-
-    def fds(self):
-        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
-
-    def children(self):
-        return _children(self.proc.pid)
-
-    def rss_kib(self, pid=None):
-        with open(f"/proc/{pid or self.proc.pid}/status") as f:
-            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        try:
-            return self.proc.wait(timeout)
-        finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
-            self.proc.stdout.close()
-            self.proc.stderr.close()
-
-
-@pytest.fixture
-def demo():
-    servers = []
-
-    def start(*args):
-        servers.append(Demo(*args))
-        return servers[-1]
-
-    yield start
-    for s in servers:
-        s.stop(signal.SIGKILL)
-
-
-@pytest.fixture(scope="module")
-def shared_demo():
-    d = Demo()
-    yield d
-    d.stop()
 
 
 def test_help():
@@ -155,17 +92,12 @@ def test_sigint_exits_0(demo):
     assert d.stop(signal.SIGINT) == 0
 
 
-def _children(pid):
-    with open(f"/proc/{pid}/task/{pid}/children") as f:
-        return [int(x) for x in f.read().split()]
-
-
 def _two_workers(demo):
     d = demo("--workers", "2")
     deadline = time.monotonic() + 10
-    while len(_children(d.proc.pid)) < 2 and time.monotonic() < deadline:
+    while len(children_of(d.proc.pid)) < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
-    workers = _children(d.proc.pid)
+    workers = children_of(d.proc.pid)
     assert len(workers) == 2
     return d, workers
 
@@ -177,7 +109,7 @@ def test_two_workers_and_a_killed_worker_is_restarted(demo):
     os.kill(workers[0], signal.SIGKILL)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        now = _children(d.proc.pid)
+        now = children_of(d.proc.pid)
         if len(now) == 2 and workers[0] not in now:
             break
         time.sleep(0.05)

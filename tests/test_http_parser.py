@@ -2,7 +2,12 @@
 runs, minus the socket): framing, limits and every hostile case."""
 import pytest
 
-from cyreactor._httpparser import DEFAULT_LIMITS, HttpParseError, RequestParser, parse_requests
+from cyreactor._httpparser import (
+    DEFAULT_LIMITS,
+    HttpParseError,
+    RequestParser,
+    parse_requests,
+)
 
 try:
     from hypothesis import given, settings

@@ -3,9 +3,10 @@ import os
 import socket
 
 import pytest
+from support.net import has_ipv6, recv_exactly, recv_until_eof
+from support.reactor import run_until
 
 import cyreactor
-from conftest import has_ipv6, recv_exactly, recv_until_eof, run_until
 from cyreactor.examples.echo import Echo
 
 

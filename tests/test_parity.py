@@ -8,9 +8,10 @@ import threading
 import time
 
 import pytest
+from support.net import recv_exactly, recv_until_eof
+from support.reactor import ReactorThread
 
 import cyreactor
-from conftest import ReactorThread, recv_exactly, recv_until_eof
 
 
 class Script:

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cyreactor._httpparser import HttpParseError, RequestParser, parse_requests
+from cyreactor._httpparser import HttpParseError, RequestParser
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
@@ -177,8 +177,9 @@ def test_buffered_head_is_bounded_by_the_head_limit():
 
 @pytest.fixture(scope="module")
 def demo_port():
+    from support.reactor import ReactorThread
+
     import cyreactor
-    from conftest import ReactorThread
     from cyreactor.http import HttpServer
 
     reactor = cyreactor.Reactor()
@@ -196,7 +197,7 @@ def server_statuses(port, data, pieces, heads):
     which responses answer HEAD."""
     import socket
 
-    from test_http_server import Reader
+    from support.http import Reader
 
     sock = socket.create_connection(("127.0.0.1", port), timeout=10)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

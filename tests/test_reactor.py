@@ -7,9 +7,9 @@ import textwrap
 import time
 
 import pytest
+from support.net import open_fds
 
 import cyreactor
-from conftest import open_fds
 
 
 def fds():

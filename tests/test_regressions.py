@@ -3,10 +3,10 @@ differential tests, fault injection), each with where it was found."""
 import time
 
 import pytest
+from support.http import GET, connect
 
 from cyreactor._httpparser import HttpParseError, RequestParser, parse_requests
 from cyreactor.http import Response
-from test_http_server import GET, connect, start  # noqa: F401  (fixture)
 
 
 def refusal(data, cuts=(), **limits):
@@ -74,6 +74,7 @@ def test_writes_before_a_keyboard_interrupt_in_data_received_are_delivered():
     handler returns; a KeyboardInterrupt raised after the write used to drop
     them silently while the connection stayed open."""
     import socket
+
     import cyreactor
 
     class Interrupting(cyreactor.Handler):
@@ -101,6 +102,7 @@ def test_set_timeout_late_in_a_long_batch_counts_from_the_call():
     batch): a handler that ran 30 ms and then armed 50 ms fired 20 ms early,
     and the next one in the batch at once."""
     import socket
+
     import cyreactor
 
     early = []

@@ -7,8 +7,10 @@ import sys
 import textwrap
 import time
 
+from support.net import open_fds, recv_exactly, recv_until_eof
+from support.reactor import wait_for
+
 import cyreactor
-from conftest import open_fds, recv_exactly, recv_until_eof, wait_for
 from cyreactor.examples.echo import Echo
 
 

@@ -12,11 +12,11 @@ import time
 import tracemalloc
 
 import pytest
+from support.net import recv_exactly
 
 import cyreactor
 from cyreactor import _http, _loop
 from cyreactor.http import HttpServer, Response
-from conftest import recv_exactly
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GET = b"GET / HTTP/1.1\r\nHost: t\r\n\r\n"

@@ -3,9 +3,9 @@ import threading
 import time
 
 import pytest
+from support.reactor import run_until
 
 import cyreactor
-from conftest import run_until
 
 
 def test_call_later_runs_in_deadline_order(reactor):

@@ -1,0 +1,56 @@
+"""``python -m cyreactor`` as a subprocess: its URL, descriptors, children
+and memory, and a stop that never leaves it running."""
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+
+
+class Demo:
+    """A demo server process; ``url``/``port`` read from its first line;
+    ``nofile`` caps its descriptors."""
+
+    def __init__(self, *args, nofile=None):
+        def limit():
+            if nofile:
+                resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "cyreactor", "--port", "0", *args],
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                     preexec_fn=limit)
+        line = self.proc.stdout.readline()
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
+        if not match:
+            self.proc.kill()
+            raise AssertionError(f"no URL in {line!r}: {self.proc.stderr.read()}")
+        self.url = match.group(0)
+        self.port = int(match.group(1))
+
+    def fds(self):
+        return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
+
+    def children(self):
+        return children_of(self.proc.pid)
+
+    def rss_kib(self, pid=None):
+        with open(f"/proc/{pid or self.proc.pid}/status") as f:
+            return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()
+            self.proc.stdout.close()
+            self.proc.stderr.close()
+
+
+def children_of(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as f:
+        return [int(x) for x in f.read().split()]
