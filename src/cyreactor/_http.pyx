@@ -588,7 +588,8 @@ cdef class HttpProtocol(Handler):
 
     cdef int _set_timer(self, int kind, double seconds) except -1:
         self._timer = kind
-        return self._conn.set_timeout(seconds)
+        self._conn.set_timeout(seconds)
+        return 0
 
     cdef int _arm_timer(self) except -1:
         cdef HttpConfig cfg = self._cfg

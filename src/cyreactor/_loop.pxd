@@ -1,5 +1,7 @@
 # The whole shape of the reactor in one place: every field and every C-level
-# method of Reactor, Connection, Listener, Handler and TimerHandle.
+# method of Reactor, the event sources it dispatches to (Connection,
+# Listener, FdWatcher and its own wake-up and signal descriptors), Handler,
+# and the callback handles.
 #
 # Cython users cimport these (``from cyreactor cimport Handler, Connection``)
 # to write handlers that the reactor calls with no Python dispatch.
@@ -23,6 +25,15 @@ cdef class Handler:
     cpdef pause_writing(self)
     cpdef resume_writing(self)
     cpdef timeout_expired(self)
+    # asyncio.BufferedProtocol's pair: a handler that overrides get_buffer()
+    # receives into its own buffer and is told how much arrived.
+    cpdef get_buffer(self, Py_ssize_t sizehint)
+    cpdef buffer_updated(self, Py_ssize_t nbytes)
+
+    # True while reads go through get_buffer()/buffer_updated(): set when
+    # the connection starts for a class that overrides get_buffer(), or by
+    # a Cython handler itself.
+    cdef bint _buffered
 
     # Cython-level entry for received bytes. ``data`` points into the
     # reactor's shared read buffer and is valid only during the call: copy
@@ -31,55 +42,92 @@ cdef class Handler:
     cdef int buffer_received(self, const char *data, Py_ssize_t length) except -1
 
 
-@cython.final
-cdef class TimerHandle:
+# ---- callbacks -------------------------------------------------------------
+
+cdef class Handle:
     cdef Reactor _reactor
-    cdef double _when
-    cdef uint64_t _seq
     cdef object _callback
     cdef tuple _args
+    cdef object _context
     cdef bint _cancelled
-    cdef bint _scheduled
+    cdef object _source_traceback
 
     cpdef cancel(self)
     cdef int _run(self) except -1
 
 
 @cython.final
-cdef class _TimeoutQueue:
+cdef class TimerHandle(Handle):
+    cdef double _when
+    cdef uint64_t _seq
+    cdef bint _scheduled
+
+
+# ---- per-connection deadlines ------------------------------------------------
+
+@cython.final
+cdef class _DeadlineQueue:
     # Connections that share one timeout duration, in deadline order: a
-    # re-armed timeout always lands at the tail, so arming, re-arming and
+    # re-armed deadline always lands at the tail, so arming, re-arming and
     # disarming are O(1) and expiry only ever looks at the head.
     cdef double _duration
     cdef Connection _head
     cdef Connection _tail
 
 
-@cython.final
-cdef class Listener:
+# ---- event sources -----------------------------------------------------------
+
+cdef class EventSource:
+    # One registered descriptor. The token in the epoll event is
+    # generation << 32 | fd, so an event for a descriptor closed (and maybe
+    # reused) earlier in the same batch resolves to nothing.
     cdef Reactor _reactor
     cdef int _fd
     cdef uint64_t _token
+    cdef uint32_t _interest          # the mask in the epoll set; 0: not in it
+
+    cdef int _on_events(self, uint32_t events) except -1
+    cdef int _set_interest(self, uint32_t want) except -1
+    cdef int _detach(self) except -1
+    cdef int _close_fd(self) except -1
+
+
+@cython.final
+cdef class _Waker(EventSource):
+    cdef bint _armed
+    cdef int _wake(self) noexcept
+
+
+@cython.final
+cdef class _SignalPipe(EventSource):
+    cdef int _write_fd
+    cdef object _previous            # (fd, st_dev, st_ino) of the wake-up fd we replaced
+
+
+@cython.final
+cdef class FdWatcher(EventSource):
+    cdef Handle _reader
+    cdef Handle _writer
+    cdef int _update(self) except -1
+
+
+@cython.final
+cdef class Listener(EventSource):
     cdef object _factory
     cdef bint _tcp
     cdef bint _accept_paused
     cdef object _sockname
-    cdef object _unix_path
+    cdef object _unix_path           # the path we bound, or None (abstract, inherited)
+    cdef object _unix_inode          # (st_dev, st_ino) of that socket file
 
     cpdef close(self)
-    cdef int _on_readable(self) except -1
     cdef int _pause_accepting(self) except -1
     cdef int _resume_accepting(self) except -1
 
 
 @cython.final
-cdef class Connection:
-    cdef Reactor _reactor
+cdef class Connection(EventSource):
     cdef readonly Handler handler
-    cdef int _fd
-    cdef uint64_t _token
-    cdef uint32_t _interest
-    cdef bint _registered
 
     cdef bint _connecting
     cdef bint _reading
@@ -90,28 +138,32 @@ cdef class Connection:
     cdef bint _eof_sent
     cdef bint _write_paused
 
-    # Unsent data: a list of bytes-like objects, the first partly sent up to
-    # _wq_offset; _wq_size counts the bytes still owed to the kernel.
+    # Unsent data: bytes objects in _wq from index _wq_head on, the first
+    # partly sent up to _wq_offset; _wq_size counts the bytes still owed to
+    # the kernel. Sent entries are dropped in bulk (_compact_queue), so
+    # draining a long queue is linear.
     cdef list _wq
+    cdef Py_ssize_t _wq_head
     cdef Py_ssize_t _wq_offset
     cdef Py_ssize_t _wq_size
     cdef Py_ssize_t _high_water
     cdef Py_ssize_t _low_water
 
-    cdef _TimeoutQueue _tqueue
-    cdef Connection _tprev
-    cdef Connection _tnext
+    cdef _DeadlineQueue _dqueue
+    cdef Connection _dprev
+    cdef Connection _dnext
     cdef double _deadline
 
     cdef _posix.sockaddr_in6 _peer_addr
     cdef object _peername
     cdef object _sockname
+    cdef object _transport_socket    # get_extra_info("socket"), made on request
     cdef object _lost_exc
 
     # C-level API for Cython handlers (the Python methods are wrappers).
     cdef int write_buffer(self, const char *data, Py_ssize_t length) except -1
     cdef int write_object(self, object data) except -1
-    cpdef int set_timeout(self, double seconds) except -1
+    cpdef set_timeout(self, double seconds)
     cdef bint closing(self) noexcept
     cpdef close(self)
     cpdef abort(self)
@@ -120,10 +172,11 @@ cdef class Connection:
     cpdef resume_reading(self)
 
     cdef int _start(self, Handler handler) except -1
-    cdef int _on_events(self, uint32_t events) except -1
+    cdef int _call_connection_made(self) except -1
     cdef int _on_readable(self) except -1
-    cdef int _on_writable(self) except -1
+    cdef int _read_into_handler(self) except -1
     cdef int _on_connected(self) except -1
+    cdef int _on_eof(self) except -1
     cdef int _write(self, const char *data, Py_ssize_t length, object owner) except -1
     cdef Py_ssize_t _send_now(self, const char *data, Py_ssize_t length) except -2
     cdef int _queue(self, object data, Py_ssize_t skip) except -1
@@ -131,11 +184,11 @@ cdef class Connection:
     cdef int _update_interest(self) except -1
     cdef int _after_write(self) except -1
     cdef int _maybe_pause_writing(self) except -1
+    cdef int _shutdown_write(self) except -1
     cdef int _fail(self, object exc) except -1
     cdef int _teardown(self, object exc) except -1
-    cdef int _on_timeout(self) except -1
+    cdef int _on_deadline(self) except -1
     cdef int _call_connection_lost(self) except -1
-    cdef int _unlink_timeout(self) noexcept
 
 
 cdef class Reactor:
@@ -144,41 +197,49 @@ cdef class Reactor:
     cdef int _max_events
     cdef char *_rbuf
     cdef Py_ssize_t _rbuf_size
-    cdef list _registry
+    cdef list _registry              # fd -> EventSource or None
     cdef uint32_t _generation
+    # Tokens of sources closed while the current batch is dispatched: their
+    # remaining events in the batch are expected to be stale. Any other
+    # stale event means a registration outlived its descriptor (closed
+    # behind our back), and the epoll set is rebuilt.
+    cdef bint _dispatching
+    cdef list _closed_in_batch
+    cdef bint _rebuild_needed
 
-    cdef list _timers
+    cdef list _ready                 # Handles due now, in order
+    cdef list _timers                # heap of TimerHandles
     cdef Py_ssize_t _timers_cancelled
     cdef uint64_t _timer_seq
-    cdef object _ready
-    cdef list _lost
-    cdef double _now
+    cdef list _lost                  # Connections whose connection_lost() is due
+    cdef double _now                 # the clock read after the last epoll_wait
 
-    cdef int _wakeup_fd
-    cdef bint _wakeup_armed
-    cdef int _signal_rfd
-    cdef int _signal_wfd
-    cdef object _old_wakeup_fd
+    cdef _Waker _waker
+    cdef _SignalPipe _signals
     cdef dict _signal_handlers
 
-    cdef list _timeout_queues
+    cdef list _deadline_queues
     cdef set _listeners
     cdef Py_ssize_t _accept_paused
     cdef TimerHandle _accept_retry
 
-    # Writes a handler makes while its own read event is being dispatched are
-    # gathered here and sent with one syscall when the handler returns, so a
-    # batch of pipelined responses costs one send(), not one per response.
+    # The cork: writes a handler makes while its own read event is being
+    # dispatched are gathered here and sent with one syscall when the
+    # handler returns, so a batch of pipelined responses costs one send(),
+    # not one per response. Rules are in _cork.pxi.
     cdef Connection _cork_conn
     cdef char *_cork_buf
     cdef Py_ssize_t _cork_len
 
     cdef bint _running
     cdef bint _stopping
+    cdef bint _closing
     cdef bint _closed
+    cdef unsigned long _thread_id
+    cdef bint _debug
+    cdef public double slow_callback_duration
     cdef object _exception_handler
     cdef object _exit_exc
-    cdef object _logger
 
     cdef uint64_t _st_iterations
     cdef uint64_t _st_waits_with_events
@@ -195,25 +256,25 @@ cdef class Reactor:
     cdef uint64_t _st_bytes_out
     cdef uint64_t _st_callback_errors
     cdef uint64_t _st_timeouts
+    cdef uint64_t _st_epoll_rebuilds
 
-    cdef double time_now(self) noexcept
-    cdef TimerHandle _schedule(self, double when, object callback, tuple args)
+    cdef int _check_open(self) except -1
+    cdef Handle _new_handle(self, object callback, tuple args, object context)
+    cdef Handle _call_soon(self, object callback, tuple args, object context)
+    cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)
     cdef int _run_once(self, double timeout) except -1
     cdef int _compute_timeout_ms(self, double timeout) except? -2
     cdef int _run_timers(self) except -1
     cdef int _run_ready(self) except -1
     cdef int _run_lost(self) except -1
-    cdef int _expire_timeouts(self) except -1
-    cdef _TimeoutQueue _timeout_queue(self, double duration)
-    cdef int _dispatch(self, uint64_t token, uint32_t events) except -1
-    cdef uint64_t _register(self, int fd, object owner) except 0
-    cdef int _unregister(self, int fd) except -1
+    cdef uint64_t _register(self, int fd, EventSource source) except 0
     cdef int _ctl(self, int op, int fd, uint32_t events, uint64_t token) except -1
-    cdef int _cork_flush(self) except -1
-    cdef int _callback_error(self, BaseException exc, str message, object conn) except -1
-    cdef Connection _new_connection(self, int fd, bint tcp)
-    cdef int _drain_wakeup(self) except -1
-    cdef int _drain_signals(self) except -1
+    cdef int _source_closed(self, EventSource source) except -1
+    cdef int _rebuild_epoll(self) except -1
+    cdef int _callback_error(self, BaseException exc, str message, Connection conn) except -1
+    cdef int _report_error(self, BaseException exc, dict context, Connection conn) except -1
+    cdef Connection _new_connection(self, int fd)
+    cdef int _dispatch_signals(self, const unsigned char *signums, Py_ssize_t n) except -1
     cdef int _listener_closed(self, Listener listener) except -1
     cdef int _descriptor_freed(self) except -1
     cdef int _resume_accepting(self) except -1

@@ -1,0 +1,71 @@
+# The cork: while a connection's handler handles a read event, its small
+# writes are gathered in one per-reactor buffer and sent with one syscall
+# when the handler returns, so a batch of pipelined responses costs one
+# send(), not one per response. The rules:
+#
+# 1. Only the connection whose read event is being dispatched is corked
+#    (_cork_begin/_cork_end around buffer_received/buffer_updated).
+# 2. A write to it is copied into the cork only while nothing is queued
+#    (order), it is at most CORK_MAX_WRITE (copying more would cost more
+#    than the syscall it saves) and it fits CORK_CAPACITY.
+# 3. Anything that must keep byte order with what is corked first flushes
+#    the cork (_cork_release): a larger write, writelines(), close(),
+#    write_eof(). get_write_buffer_size() counts corked bytes.
+# 4. When the handler returns, or raises, the cork is flushed: one send(),
+#    and the unsent tail is queued like any other write.
+# 5. A connection torn down while corked drops what is corked (_cork_drop):
+#    abort() discards unsent data anyway.
+
+cdef enum:
+    CORK_CAPACITY = 64 * 1024
+    CORK_MAX_WRITE = 8 * 1024
+
+
+cdef inline int _cork_begin(Reactor reactor, Connection conn) noexcept:
+    reactor._cork_conn = conn
+    return 0
+
+
+cdef inline int _cork_end(Reactor reactor, Connection conn) except -1:
+    if reactor._cork_conn is conn:
+        return _cork_flush(reactor)
+    return 0
+
+
+cdef inline bint _cork_add(Reactor reactor, const char *data, Py_ssize_t length) noexcept:
+    """Copies ``data`` into the cork if the rules allow; false otherwise."""
+    if length > CORK_MAX_WRITE or reactor._cork_len + length > CORK_CAPACITY:
+        return False
+    memcpy(reactor._cork_buf + reactor._cork_len, data, length)
+    reactor._cork_len += length
+    return True
+
+
+cdef int _cork_flush(Reactor reactor) except -1:
+    cdef Connection conn = reactor._cork_conn
+    cdef Py_ssize_t length = reactor._cork_len, sent
+    reactor._cork_conn = None
+    reactor._cork_len = 0
+    if conn is None or length == 0 or conn._closed:
+        return 0
+    sent = conn._send_now(reactor._cork_buf, length)
+    if 0 <= sent < length:
+        conn._queue(PyBytes_FromStringAndSize(reactor._cork_buf + sent, length - sent), 0)
+    return 0
+
+
+cdef inline int _cork_release(Reactor reactor, Connection conn) except -1:
+    if reactor._cork_conn is conn:
+        return _cork_flush(reactor)
+    return 0
+
+
+cdef inline Py_ssize_t _cork_pending(Reactor reactor, Connection conn) noexcept:
+    return reactor._cork_len if reactor._cork_conn is conn else 0
+
+
+cdef inline int _cork_drop(Reactor reactor, Connection conn) noexcept:
+    if reactor._cork_conn is conn:
+        reactor._cork_conn = None
+        reactor._cork_len = 0
+    return 0

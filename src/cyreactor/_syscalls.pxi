@@ -1,0 +1,63 @@
+# Errno to exceptions, the clock, closing descriptors, and addresses: the
+# small C helpers every other part of the reactor uses.
+
+
+cdef inline object _os_error(int err):
+    # OSError's constructor picks the subclass for err itself
+    # (ConnectionResetError, BrokenPipeError, ...).
+    return OSError(err, strerror(err).decode("utf-8", "replace"))
+
+
+cdef inline int _raise_errno(int err) except -1:
+    raise _os_error(err)
+
+
+cdef inline double _monotonic() noexcept nogil:
+    # CLOCK_MONOTONIC is the clock of time.monotonic(), so reactor times and
+    # asyncio loop times are the same numbers.
+    cdef _posix.timespec ts
+    _posix.clock_gettime(_posix.CLOCK_MONOTONIC, &ts)
+    return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
+
+
+cdef inline int _close(int fd) noexcept nogil:
+    # close(2) on Linux releases the descriptor even when it reports EINTR,
+    # so it is never retried: a retry could close a descriptor reused by now.
+    return _posix.close(fd)
+
+
+cdef object _sockinfo(int fd, bint peer):
+    """getpeername()/getsockname() through a borrowed socket object: only on
+    request, never on the data path."""
+    sock = _socket.socket(fileno=fd)
+    try:
+        return sock.getpeername() if peer else sock.getsockname()
+    except OSError:
+        return None
+    finally:
+        sock.detach()
+
+
+cdef object _sockaddr_to_address(const _posix.sockaddr_in6 *addr):
+    """The socket module's form of an IPv4/IPv6 address kept from accept4()."""
+    cdef char text[_posix.INET6_ADDRSTRLEN]
+    cdef const _posix.sockaddr_in *v4
+    if addr.sin6_family == _posix.AF_INET:
+        v4 = <const _posix.sockaddr_in *>addr
+        _posix.inet_ntop(_posix.AF_INET, &v4.sin_addr, text, sizeof(text))
+        return (text.decode("ascii"), _posix.ntohs(v4.sin_port))
+    if addr.sin6_family == _posix.AF_INET6:
+        _posix.inet_ntop(_posix.AF_INET6, &addr.sin6_addr, text, sizeof(text))
+        return (text.decode("ascii"), _posix.ntohs(addr.sin6_port),
+                _posix.ntohl(addr.sin6_flowinfo), addr.sin6_scope_id)
+    return None
+
+
+cdef double _checked_delay(object value, str what) except? -1.0:
+    """A delay or timeout in seconds as a C double: NaN is refused (it would
+    compare false with every deadline and stall the loop); infinity means
+    never and is kept; a negative value counts as 0."""
+    cdef double d = value
+    if isnan(d):
+        raise ValueError(f"{what} must be a number, not NaN")
+    return d if d > 0.0 else 0.0
