@@ -32,6 +32,10 @@ setup(
         compiler_directives={
             "language_level": 3,
             "embedsignature": True,
+            # Unbound methods of cdef classes as method descriptors, which check
+            # the type of self: a cyfunction called as Class.method(None) would
+            # hand None to C code that trusts it.
+            "binding": False,
             "linetrace": debug,
         },
     ),

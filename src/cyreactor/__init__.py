@@ -4,7 +4,7 @@ Write a :class:`Handler` (asyncio.Protocol's method names), hand a factory
 for it to :meth:`Reactor.listen` or :meth:`Reactor.connect`, and call
 :meth:`Reactor.run`. The HTTP/1.1 server lives in :mod:`cyreactor.http`.
 """
-from cyreactor._loop import Connection, Handler, Listener, Reactor, TimerHandle
+from cyreactor._loop import Connection, FdWatcher, Handle, Handler, Listener, Reactor, TimerHandle
 
-__all__ = ["Connection", "Handler", "Listener", "Reactor", "TimerHandle", "__version__"]
+__all__ = ["Connection", "FdWatcher", "Handle", "Handler", "Listener", "Reactor", "TimerHandle", "__version__"]
 __version__ = "0.1.0"

@@ -131,7 +131,7 @@ cdef class Connection(EventSource):
 
     cpdef set_timeout(self, double seconds):
         """Arms this connection's deadline ``seconds`` from now, replacing
-        any earlier one; 0 (or infinity) disarms it. One-shot: reads and
+        any earlier one; 0 (or infinity) disarms it. A one-shot deadline: reads and
         writes do not re-arm it. When it passes, ``Handler.timeout_expired()``
         is called (on a connection still connecting, the connect fails with
         ``TimeoutError`` instead). O(1), however many connections."""
