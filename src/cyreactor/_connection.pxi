@@ -261,6 +261,8 @@ cdef class Connection(EventSource):
         cdef int err = 0
         try:
             buf = handler.get_buffer(-1)
+            if self._closed:
+                return 0             # the handler closed it instead
             PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
         except BaseException as exc:
             return reactor._callback_error(exc, "Exception in get_buffer()", self)

@@ -10,3 +10,7 @@ cdef extern from "Python.h":
     int PyContext_Exit(object ctx) except -1
 
     bint PyCoro_CheckExact(object obj)
+
+    # A class statement makes a heap type; a Cython cdef class is static.
+    unsigned long Py_TPFLAGS_HEAPTYPE
+    bint PyType_HasFeature(type t, unsigned long feature)

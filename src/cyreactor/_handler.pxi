@@ -59,7 +59,10 @@ cdef object _BASE_GET_BUFFER = getattr(Handler, "get_buffer")
 
 
 cdef inline bint _receives_into_own_buffer(Handler handler):
-    return getattr(type(handler), "get_buffer") is not _BASE_GET_BUFFER
+    # For handlers written in Python; a Cython handler sets _buffered itself.
+    cls = type(handler)
+    return (_cpython.PyType_HasFeature(cls, _cpython.Py_TPFLAGS_HEAPTYPE)
+            and getattr(cls, "get_buffer") is not _BASE_GET_BUFFER)
 
 
 cdef int _check_result(object result, str method) except -1:

@@ -29,12 +29,11 @@ cdef class Handle:
         return self._context
 
     cdef int _run(self) except -1:
+        # The handle keeps its callback: a reader's handle runs again on
+        # every readiness event, as asyncio's does.
         callback = self._callback
         args = self._args
         context = self._context
-        self._callback = None
-        self._args = None
-        self._context = None
         try:
             _cpython.PyContext_Enter(context)
             try:

@@ -236,7 +236,8 @@ cdef class Reactor:
     cdef bint _closing
     cdef bint _closed
     cdef unsigned long _thread_id
-    cdef bint _debug
+    # public because asyncio's own methods, which the event loop inherits, read it
+    cdef public bint _debug
     cdef public double slow_callback_duration
     cdef object _exception_handler
     cdef object _exit_exc
@@ -259,6 +260,7 @@ cdef class Reactor:
     cdef uint64_t _st_epoll_rebuilds
 
     cdef int _check_open(self) except -1
+    cdef int _check_thread(self) except -1
     cdef Handle _new_handle(self, object callback, tuple args, object context)
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)

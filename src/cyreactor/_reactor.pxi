@@ -88,14 +88,17 @@ cdef class Reactor:
 
     def run(self):
         """Runs until stop(). A KeyboardInterrupt or SystemExit raised in a
-        callback stops the loop and is re-raised here."""
+        callback stops the loop and is re-raised here. After a stop() made
+        before run(), it polls once and returns, as asyncio's run_forever()
+        does."""
         self._check_runnable()
         self._running = True
-        self._stopping = False
         self._thread_id = PyThread_get_thread_ident()
         try:
-            while not self._stopping:
+            while True:
                 self._run_once(-1.0)
+                if self._stopping:
+                    break
         finally:
             self._running = False
             self._stopping = False
@@ -463,7 +466,7 @@ cdef class Reactor:
         """Runs ``callback(*args)`` on the next iteration, in ``context``
         (default: a copy of the current contextvars context). Not
         thread-safe: use call_soon_threadsafe() from other threads."""
-        self._check_callback(callback, "call_soon")
+        _check_callback(callback, "call_soon")
         self._check_open()
         if self._debug:
             self._check_thread()
@@ -473,7 +476,7 @@ cdef class Reactor:
         """Runs ``callback(*args)`` after ``delay`` seconds; returns a
         TimerHandle. An infinite delay never fires; NaN is refused."""
         cdef double d = _checked_delay(delay, "delay")
-        self._check_callback(callback, "call_later")
+        _check_callback(callback, "call_later")
         self._check_open()
         if self._debug:
             self._check_thread()
@@ -482,7 +485,7 @@ cdef class Reactor:
     def call_at(self, when, callback, *args, context=None):
         """Runs ``callback(*args)`` at reactor time ``when`` (see time())."""
         cdef double w = _checked_delay(when, "when")
-        self._check_callback(callback, "call_at")
+        _check_callback(callback, "call_at")
         self._check_open()
         if self._debug:
             self._check_thread()
@@ -491,22 +494,17 @@ cdef class Reactor:
     def call_soon_threadsafe(self, callback, *args, context=None):
         """call_soon() for other threads: wakes a sleeping reactor."""
         cdef Handle handle
-        self._check_callback(callback, "call_soon_threadsafe")
+        _check_callback(callback, "call_soon_threadsafe")
         self._check_open()
         handle = self._call_soon(callback, args, context)
         self._waker._wake()
         return handle
 
-    def _check_callback(self, callback, str method):
-        if not callable(callback):
-            raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
-        if _cpython.PyCoro_CheckExact(callback):
-            raise TypeError(f"coroutines cannot be used with {method}()")
-
-    def _check_thread(self):
+    cdef int _check_thread(self) except -1:
         if self._thread_id and PyThread_get_thread_ident() != self._thread_id:
             raise RuntimeError("Non-thread-safe operation invoked on an event loop other "
                                "than the current one")
+        return 0
 
     # ---- descriptors the caller owns (asyncio's add_reader family) ----------
 
@@ -532,7 +530,7 @@ cdef class Reactor:
         cdef FdWatcher watcher
         cdef Handle old
         cdef int fd = _fileobj_to_fd(fileobj)
-        self._check_callback(callback, "add_reader" if reading else "add_writer")
+        _check_callback(callback, "add_reader" if reading else "add_writer")
         self._check_open()
         source = self._registry[fd] if fd < len(self._registry) else None
         if source is None:
@@ -558,6 +556,7 @@ cdef class Reactor:
             raise
         if old is not None:
             old.cancel()
+        return handle
 
     def _unwatch(self, fileobj, bint reading):
         cdef FdWatcher watcher
@@ -584,7 +583,7 @@ cdef class Reactor:
     def add_signal_handler(self, sig, callback, *args):
         """Runs ``callback(*args)`` on the reactor when signal ``sig``
         arrives (not in signal context). Main thread only."""
-        self._check_callback(callback, "add_signal_handler")
+        _check_callback(callback, "add_signal_handler")
         if _cpython.PyCoro_CheckExact(callback) or _is_coroutine_function(callback):
             raise TypeError("coroutines cannot be used with add_signal_handler()")
         _check_signal(sig)
@@ -625,7 +624,7 @@ cdef class Reactor:
         """Listens on TCP ``host:port`` (IPv4 or IPv6; port 0 picks one) and
         calls ``handler_factory()`` for each accepted connection. Returns a
         Listener; its ``sockname`` gives the bound address."""
-        self._check_callback(handler_factory, "listen")
+        _check_callback(handler_factory, "listen")
         self._check_open()
         infos = _socket.getaddrinfo(host, port, _socket.AF_UNSPEC, _socket.SOCK_STREAM, 0, _socket.AI_PASSIVE)
         family, _, proto, _, address = infos[0]
@@ -647,7 +646,7 @@ cdef class Reactor:
         """Listens on a Unix stream socket at ``path`` (a file removed on
         close, or a Linux abstract name starting with a NUL). A stale socket
         file nobody listens on is replaced."""
-        self._check_callback(handler_factory, "listen_unix")
+        _check_callback(handler_factory, "listen_unix")
         self._check_open()
         abstract = _is_abstract(path)
         if not abstract:
@@ -668,7 +667,7 @@ cdef class Reactor:
         activation, made by hand): TCP or Unix stream. The reactor takes it
         over (``sock`` is detached) and closes it with the listener; it
         calls listen() on it if nobody did."""
-        self._check_callback(handler_factory, "listen_socket")
+        _check_callback(handler_factory, "listen_socket")
         self._check_open()
         if sock.type != _socket.SOCK_STREAM:
             raise ValueError(f"a stream socket is needed, not {sock!r}")
@@ -733,7 +732,7 @@ cdef class Reactor:
         cdef int fd, err
         cdef Connection conn
         cdef double limit = 0.0 if timeout is None else _checked_delay(timeout, "timeout")
-        self._check_callback(handler_factory, "connect")
+        _check_callback(handler_factory, "connect")
         self._check_open()
         family, _, proto, _, address = _socket.getaddrinfo(host, port, _socket.AF_UNSPEC, _socket.SOCK_STREAM)[0]
         sock = _socket.socket(family, _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC, proto)
@@ -867,3 +866,11 @@ cdef int _fileobj_to_fd(object fileobj) except -1:
 cdef bint _is_coroutine_function(object func):
     import inspect
     return inspect.iscoroutinefunction(func)
+
+
+cdef int _check_callback(object callback, str method) except -1:
+    if _cpython.PyCoro_CheckExact(callback):
+        raise TypeError(f"coroutines cannot be used with {method}()")
+    if not callable(callback):
+        raise TypeError(f"a callable object was expected by {method}(), got {callback!r}")
+    return 0
