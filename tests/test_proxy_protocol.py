@@ -576,3 +576,23 @@ def test_haproxy_send_proxy_v2_in_front_of_a_socket_server(tmp_path):
         # The health checks come as LOCAL headers.
         header, rest = server.next_connection(lambda h: h.command == ProxyCommand.LOCAL)
         assert header.family == socket.AF_UNSPEC and rest == b""
+
+
+def test_parser_objects_survive_misuse():
+    from support.misuse import walk_in_subprocess
+
+    result = walk_in_subprocess("""
+        from cyreactor import _proxyproto as pp
+        classes = [pp.ProxyHeaderParser, pp.ProxyHeader]
+        done = pp.ProxyHeaderParser()
+        done.feed(b"PROXY TCP4 1.2.3.4 5.6.7.8 1 2\\r\\n")
+        half = pp.ProxyHeaderParser()
+        half.feed(b"\\r\\n\\r\\n\\x00\\r\\nQUIT\\n\\x21\\x11\\x00\\x0c\\x01")
+        refused = pp.ProxyHeaderParser()
+        try:
+            refused.feed(b"GET")
+        except pp.ProxyProtocolError:
+            pass
+        objects = [done, done.header, half, refused, pp.parse_proxy_header]
+    """)
+    assert result.returncode == 0 and "walked" in result.stdout, (result.returncode, result.stderr[-3000:])
