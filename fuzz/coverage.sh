@@ -10,6 +10,8 @@
 # FUZZ_TARGET=parser (default): fuzz/fuzz_parser.py, module _httpparser.
 # FUZZ_TARGET=server: fuzz/fuzz_server.py, modules _http and _httpparser
 # (default corpus fuzz/corpus fuzz/corpus-work/server).
+# FUZZ_TARGET=proxy: fuzz/fuzz_proxy.py, module _proxyproto (default corpus
+# fuzz/corpus-proxy fuzz/corpus-work/proxy).
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 build="${CYREACTOR_COVERAGE_BUILD:-/tmp/cyreactor-fuzz-coverage}"
@@ -17,7 +19,8 @@ target="${FUZZ_TARGET:-parser}"
 case "$target" in
     parser) modules="_httpparser"; [ $# -gt 0 ] || set -- "$here/fuzz/corpus" "$here/fuzz/corpus-work" ;;
     server) modules="_http _httpparser"; [ $# -gt 0 ] || set -- "$here/fuzz/corpus" "$here/fuzz/corpus-work/server" ;;
-    *) echo "FUZZ_TARGET must be parser or server" >&2; exit 2 ;;
+    proxy) modules="_proxyproto"; [ $# -gt 0 ] || set -- "$here/fuzz/corpus-proxy" "$here/fuzz/corpus-work/proxy" ;;
+    *) echo "FUZZ_TARGET must be parser, server or proxy" >&2; exit 2 ;;
 esac
 
 rm -rf "$build"
