@@ -4,6 +4,8 @@ sockets against Python's ssl, asyncio and ``openssl s_client``; the user's
 SSLContext honoured; hostile input failing cleanly, as CPython fails."""
 import asyncio
 import contextlib
+import ctypes
+import ctypes.util
 import gc
 import os
 import re
@@ -554,6 +556,59 @@ def test_a_thousand_handshakes_hold_no_memory_or_descriptors(certs):
     gc.collect()
     assert open_fds() == fds
     assert _rss() - rss < 2 << 20
+
+
+def test_idle_sessions_hold_no_record_buffers(certs):
+    # OpenSSL's record buffers are ~17 KB each way; an idle session keeps
+    # only the SSL object, its session and keys (~14 KB for a server, ~20 KB
+    # for a client, which also holds the server's certificate).
+    client_ctx = certs.client_context("TLSv1.3")
+    server_ctx = certs.server_context("TLSv1.3")
+
+    def idle_pair():
+        client = engine(client_ctx, False, "example.test")
+        server = engine(server_ctx, True)
+        handshake(client, server)  # the client's last read saw only tickets
+        return client, server
+
+    for _ in range(10):
+        idle_pair()
+    gc.collect()
+    before = _heap()
+    kept = [idle_pair() for _ in range(300)]
+    gc.collect()
+    per_pair = (_heap() - before) / len(kept)
+    assert per_pair < 40_000, per_pair
+
+
+def test_stale_errors_in_the_thread_queue_are_ignored(certs):
+    # SSL_get_error(3) reads the thread's error queue: whatever other code
+    # left there must not turn WANT_READ into a failure.
+    libcrypto = ctypes.CDLL(ctypes.util.find_library("crypto"))
+    client = engine(certs.client_context(), False, "example.test")
+    server = engine(certs.server_context(), True)
+    handshake(client, server)
+    client.send(b"hello")
+    record = client.outgoing()
+    libcrypto.ERR_new()
+    libcrypto.ERR_set_error(20, 100, None)
+    assert libcrypto.ERR_peek_error() != 0
+    assert server.receive(record[:3]) == b""
+    assert server.receive(record[3:]) == b"hello"
+
+
+def _heap():
+    """Bytes malloc has handed out (OpenSSL's allocations, not pymalloc's)."""
+
+    class Mallinfo2(ctypes.Structure):
+        _fields_ = [(name, ctypes.c_size_t) for name in (
+            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
+            "uordblks", "fordblks", "keepcost")]
+
+    mallinfo2 = ctypes.CDLL(None).mallinfo2
+    mallinfo2.restype = Mallinfo2
+    info = mallinfo2()
+    return info.uordblks + info.hblkhd
 
 
 def _rss():

@@ -37,6 +37,7 @@ cdef extern from "<openssl/err.h>" nogil:
         ERR_LIB_SSL
 
     void ERR_clear_error()
+    unsigned long ERR_peek_error()
     unsigned long ERR_peek_last_error()
     int ERR_GET_LIB(unsigned long errcode)
     int ERR_GET_REASON(unsigned long errcode)
@@ -80,6 +81,8 @@ cdef extern from "<openssl/ssl.h>" nogil:
     int SSL_read_ex(SSL *s, void *buf, size_t num, size_t *readbytes)
     int SSL_write_ex(SSL *s, const void *buf, size_t num, size_t *written)
     int SSL_pending(const SSL *s)
+    int SSL_has_pending(const SSL *s)
+    int SSL_free_buffers(SSL *s)
     int SSL_shutdown(SSL *s)
     int SSL_get_shutdown(const SSL *s)
     int SSL_get_error(const SSL *s, int ret)
