@@ -7,47 +7,60 @@
 # user's ssl.SSLContext means exactly what it means for asyncio: verification,
 # CA and client certificates, ciphers, versions, ALPN, ``sni_callback`` (it is
 # handed the same SSLObject), ``check_hostname``, keylog. The engine swaps
-# CPython's memory BIOs for one of its own and drives the SSL* from C.
+# CPython's memory BIOs for one of its own and drives the SSL* from C; the
+# SSLObject stays alive with the engine and is what get_extra_info() hands out.
 #
 # Lifecycle, as the owner sees it:
 #
-#   engine = TLSEngine.new(ctx, server_side, server_hostname)
-#   engine.set_sink(raw_write, conn)     # ciphertext out, see tls_sink
-#   engine.start()                       # a client sends its ClientHello
+#   engine = TLSEngine.new(ctx, server_side, server_hostname)   # may raise
+#   engine.set_sink(raw_write, <void *>conn)   # ciphertext out, see tls_sink
+#   engine.start()                             # a client's ClientHello
 #
-#   recv() gave n bytes at rbuf:
+#   recv() put n bytes at rbuf:
 #       data, length = rbuf, n
 #       loop:
 #           r = engine.read(&data, &length, plain, cap)
-#           r > 0                 plain[0:r] is plaintext for the handler
-#           TLS_HANDSHAKE_DONE    call connection_made(); get_extra_info works
-#           TLS_WANT_READ         all of data was consumed: wait for the socket
-#           TLS_CLOSED            the peer's close_notify: eof_received()
-#           raises ssl.SSLError   fatal (alert already sunk): close the socket
-#       When the owner stops before TLS_WANT_READ (reading paused, handler
-#       closed the connection), it calls engine.stash(data, length) if it
-#       wants the rest later; the engine never keeps a pointer into rbuf.
-#       Later, engine.pending() says whether read() has something without
-#       new input (stashed ciphertext or decrypted plaintext); call read()
-#       with length 0 then, from the event loop, not from inside another
-#       connection's delivery if the plaintext buffer is shared.
+#           r > 0               plain[0:r] is plaintext for the handler (as
+#                               many records as fit: one recv, one delivery)
+#           TLS_HANDSHAKE_DONE  once: connection_made(); get_extra_info works;
+#                               the rest of the window is still in data/length
+#           TLS_WANT_READ       everything fed was consumed: wait for EPOLLIN
+#           TLS_CLOSED          the peer's close_notify: eof_received()
+#           raises ssl.SSLError fatal, as CPython would raise it (subclass,
+#                               reason, library, verify_code/verify_message);
+#                               the alert is already sunk: close the socket
+#       read() advances data/length past what it consumed and never keeps a
+#       pointer into rbuf. An owner that stops before TLS_WANT_READ (reading
+#       paused, the handler closed the connection) calls
+#       engine.stash(data, length) to keep the rest (copied, freed once
+#       consumed). Later, engine.pending() says read() has something without
+#       new input (stashed ciphertext, decrypted plaintext not yet taken):
+#       call read() with length 0 from the event loop, never from inside
+#       another delivery that uses the same plaintext buffer.
 #
 #   recv() returned 0: engine.feed_eof(), then read() as above: TLS_CLOSED if
-#       the peer had sent close_notify, ssl.SSLEOFError if the stream was
-#       truncated (or mid-handshake).
+#       close_notify had come, ssl.SSLEOFError if the stream was truncated or
+#       the handshake unfinished (what asyncio's SSLObject reports).
 #
-#   handler writes: engine.write(data, n) after TLS_HANDSHAKE_DONE; one call
-#       makes ceil(n / 16 KiB) records and, when they fit the output buffer
-#       (OUT_CAPACITY), one sink call. Give it the corked plaintext of a whole
-#       event, not each small write.
+#   the handler writes: engine.write(data, n), only after TLS_HANDSHAKE_DONE
+#       (RuntimeError before). One call makes ceil(n / 16 KiB) full records
+#       and, up to OUT_CAPACITY (_tls.pyx) of ciphertext, one sink call:
+#       give it the corked plaintext of a whole event, not each small write.
 #
-#   close: engine.shutdown() sinks close_notify (returns 1 when the peer's was
-#       already received, 0 otherwise); the sink must still accept data while
-#       the connection closes. Not after a fatal error, where it does nothing.
+#   close: engine.shutdown() sinks close_notify and returns 1 when the peer's
+#       had already come, else 0 (the owner may wait for it, bounded); a
+#       no-op before the handshake ends or after a fatal error. The sink must
+#       still take data while the connection is closing.
 #
-# Every method may call the sink; none calls anything else of the owner.
-# Re-entering the engine from inside an OpenSSL callback (sni_callback) raises
-# RuntimeError; calling it from inside the sink is allowed.
+# Errors: each SSL_* call starts on an empty error queue and is read right
+# after (SSL_get_error(3)); the queue is left empty. The sink may raise: the
+# engine call raises it and the engine is unusable afterwards, as after a
+# fatal error (shutdown() sends nothing). Engine calls may nest
+# inside a sink (another engine's, or this one's); re-entering the engine from
+# an OpenSSL callback (Python code in sni_callback) raises RuntimeError. An
+# idle engine holds no buffer of its own, and OpenSSL's record buffers are
+# released between records (SSL_MODE_RELEASE_BUFFERS, SSL_free_buffers).
+# Renegotiation is refused (SSL_OP_NO_RENEGOTIATION).
 cimport cython
 
 from cyreactor cimport _openssl

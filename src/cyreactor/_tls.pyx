@@ -77,8 +77,10 @@ cdef int _probe_openssl() except -1:
         return 0
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
+    # Held while `s` is used: the SSL dies with it.
+    probe = context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO())
     try:
-        s = _ssl_of(context.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO()), False)
+        s = _ssl_of(probe, False)
     except RuntimeError as exc:
         _refusal = str(exc)
         return 0
@@ -213,6 +215,9 @@ cdef void _frame_exit(_TLSBuffers *io, _Frame *saved) noexcept:
     io.out_cap = saved.out_cap
 
 
+cdef object _CONSTRUCT = object()
+
+
 cdef object _unusable():
     return ssl.SSLError(ssl.SSL_ERROR_SSL, "the TLS connection failed earlier and is unusable")
 
@@ -225,8 +230,11 @@ cdef class TLSEngine:
     whose ciphertext collects for ``outgoing()``; ``receive()`` and ``send()``
     drive it. Cython owners use ``TLSEngine.new()`` and the cdef methods."""
 
-    def __init__(self, *args, **kwargs):
-        raise TypeError("TLSEngine is created by TLSEngine.memory() (Python) or TLSEngine.new() (Cython)")
+    def __cinit__(self, *args):
+        # TLSEngine.__new__ from Python would make an engine without an SSL.
+        if not args or args[0] is not _CONSTRUCT:
+            raise TypeError("TLSEngine is created by TLSEngine.memory() (Python) "
+                            "or TLSEngine.new() (Cython)")
 
     def __dealloc__(self):
         # The SSLObject may outlive us (get_extra_info("ssl_object")): its
@@ -253,7 +261,7 @@ cdef class TLSEngine:
         sslobj = sslcontext.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(),
                                      server_side=server_side, server_hostname=server_hostname)
         s = _ssl_of(sslobj, server_side)
-        engine = TLSEngine.__new__(TLSEngine)
+        engine = TLSEngine.__new__(TLSEngine, _CONSTRUCT)
         bio = _openssl.BIO_new(_bio_method)
         if bio == NULL:
             raise MemoryError()
@@ -509,7 +517,12 @@ cdef class TLSEngine:
             return 0
         self._io.out_len = 0
         if self._sink != NULL:
-            return self._sink(self._sink_ctx, self._io.out, n)
+            try:
+                return self._sink(self._sink_ctx, self._io.out, n)
+            except BaseException:
+                # Records are lost: the TLS stream cannot go on.
+                self._failed = True
+                raise
         if self._outgoing is None:
             self._outgoing = bytearray()
         self._outgoing += PyBytes_FromStringAndSize(self._io.out, n)
@@ -539,12 +552,20 @@ cdef class TLSEngine:
         elif code == _openssl.SSL_ERROR_SSL:
             if e == 0:
                 message = "A failure in the SSL library occurred"
-            elif lib == _openssl.ERR_LIB_SSL and reason == _openssl.SSL_R_CERTIFICATE_VERIFY_FAILED:
+            elif lib != _openssl.ERR_LIB_SSL:
+                pass
+            elif reason == _openssl.SSL_R_CERTIFICATE_VERIFY_FAILED:
                 cls = ssl.SSLCertVerificationError
-            elif lib == _openssl.ERR_LIB_SSL and reason == _openssl.SSL_R_UNEXPECTED_EOF_WHILE_READING:
+            elif reason == _openssl.SSL_R_UNEXPECTED_EOF_WHILE_READING:
                 cls = ssl.SSLEOFError
                 number = ssl.SSL_ERROR_EOF
                 message = _EOF_TEXT
+        elif code == _openssl.SSL_ERROR_WANT_READ:
+            cls = ssl.SSLWantReadError
+            message = "The operation did not complete (read)"
+        elif code == _openssl.SSL_ERROR_WANT_WRITE:
+            cls = ssl.SSLWantWriteError
+            message = "The operation did not complete (write)"
         else:
             number = ssl.SSL_ERROR_INVALID_ERROR_CODE
             message = "Invalid error code"
@@ -560,10 +581,11 @@ cdef class TLSEngine:
             message = "unknown error"
         if cls is ssl.SSLCertVerificationError:
             verify_code = _openssl.SSL_get_verify_result(self._ssl)
+            hostname = self._sslobj.server_hostname
             if verify_code == _openssl.X509_V_ERR_HOSTNAME_MISMATCH:
-                verify = f"Hostname mismatch, certificate is not valid for '{self._sslobj.server_hostname}'."
+                verify = f"Hostname mismatch, certificate is not valid for '{hostname}'."
             elif verify_code == _openssl.X509_V_ERR_IP_ADDRESS_MISMATCH:
-                verify = f"IP address mismatch, certificate is not valid for '{self._sslobj.server_hostname}'."
+                verify = f"IP address mismatch, certificate is not valid for '{hostname}'."
             else:
                 text = _openssl.X509_verify_cert_error_string(verify_code)
                 if text != NULL:

@@ -197,27 +197,42 @@ class OpenSSLServer:
             ["openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", str(pem),
              "-" + version.replace("TLSv1.", "tls1_"), "-naccept", "1"],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        line = b""
-        while not line.startswith(b"ACCEPT"):
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError("openssl s_server did not start")
-        self.port = int(line.rsplit(b":", 1)[1])
-        self._output = None
+        self._printed = b""
+        match = self.wait_for(rb"ACCEPT \S+:(\d+)\n")
+        self.port = int(match.group(1))
 
     def type(self, text):
         self.proc.stdin.write(text)
         self.proc.stdin.flush()
+
+    def wait_for(self, pattern, timeout=10.0):
+        """The match of `pattern` (a bytes regex) in what s_server printed."""
+        import os
+        import re
+        import select
+        import time
+
+        deadline = time.monotonic() + timeout
+        while not (match := re.search(pattern, self._printed)):
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self.proc.stdout], [], [], left)[0]:
+                raise AssertionError(f"s_server never printed {pattern!r}: {self._printed[-500:]!r}")
+            chunk = os.read(self.proc.stdout.fileno(), 1 << 16)
+            if not chunk:
+                raise AssertionError(f"s_server exited without printing {pattern!r}")
+            self._printed += chunk
+        return match
 
     def output(self):
         """Stops the server (end of input, then SIGTERM if it lingers);
         everything it printed."""
         import subprocess
 
-        if self._output is None:
+        if self.proc.returncode is None:
             try:
-                self._output, _ = self.proc.communicate(timeout=5)
+                rest, _ = self.proc.communicate(timeout=5)
             except subprocess.TimeoutExpired:
                 self.proc.terminate()
-                self._output, _ = self.proc.communicate(timeout=5)
-        return self._output
+                rest, _ = self.proc.communicate(timeout=5)
+            self._printed += rest
+        return self._printed
