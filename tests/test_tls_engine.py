@@ -19,6 +19,7 @@ import threading
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support.misuse import walk_in_subprocess
 from support.net import open_fds
 from support.tls import (
     VERSIONS,
@@ -716,3 +717,45 @@ def test_reentering_the_engine_from_sni_callback_is_refused(certs):
     holder["server"] = server = engine(server_ctx, True)
     handshake(engine(certs.client_context(), False, "example.test"), server)
     assert [str(e) for e in errors] == ["TLSEngine re-entered from an OpenSSL callback"]
+
+
+def test_every_engine_method_survives_misuse():
+    # Fresh, mid-handshake, established, closed, failed, and one whose
+    # SSLObject was used behind its back.
+    result = walk_in_subprocess("""
+        import ssl, sys
+        sys.path.insert(0, ".")
+        from support.tls import Certs, engine, handshake
+        from cyreactor._tls import TLSEngine
+
+        certs = Certs()
+        def pair():
+            return engine(certs.client_context(), False, "example.test"), engine(certs.server_context(), True)
+
+        fresh = pair()
+        midway = pair()
+        midway[0].start()
+        midway[1].receive(midway[0].outgoing())
+        live = pair()
+        handshake(*live)
+        live[0].send(b"unread")
+        closed = pair()
+        handshake(*closed)
+        closed[0].shutdown()
+        closed[1].receive(closed[0].outgoing())
+        failed = pair()
+        try:
+            failed[1].receive(b"GET / HTTP/1.1\\r\\n\\r\\n")
+        except ssl.SSLError:
+            pass
+        meddled = pair()
+        handshake(*meddled)
+        try:
+            meddled[0].get_extra_info("ssl_object").write(b"x")
+        except ssl.SSLError:
+            pass
+        classes = [TLSEngine]
+        objects = [*fresh, *midway, *live, *closed, *failed, *meddled]
+        objects += [e.get_extra_info("ssl_object") for e in objects]
+    """)
+    assert result.returncode == 0 and "walked" in result.stdout, (result.returncode, result.stderr[-3000:])
