@@ -22,6 +22,8 @@ extensions = [
         define_macros=macros,
         extra_compile_args=extra_cflags,
         extra_link_args=shlex.split(os.environ.get("CYREACTOR_LDFLAGS", "")),
+        # The TLS engine drives the libssl that CPython's _ssl module loads.
+        libraries=["ssl", "crypto"] if path.endswith("_tls.pyx") else [],
     )
     for path in sorted(glob.glob("src/cyreactor/*.pyx"))
 ]
