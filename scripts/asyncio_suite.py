@@ -49,6 +49,7 @@ INTERNALS = [
      "calls the stock loop's private _sock_sendfile_native with mocked os.sendfile"),
     ("test_sslproto.SslProtoHandshakeTests.*", "SSLProtocol with a mock loop and transport"),
     ("test_subprocess.SubprocessTransportTests.*", "BaseSubprocessTransport with a mock loop"),
+    ("test_events.*.test_internal_fds", "counts the stock loop's self-pipe descriptors (_internal_fds)"),
     ("test_events.HandleTests.*", "asyncio.Handle itself, with a mock loop"),
     ("test_events.TimerTests.*", "asyncio.TimerHandle itself, with a mock loop"),
     ("test_events.AbstractEventLoopTests.*", "the abstract base class's NotImplementedError stubs"),

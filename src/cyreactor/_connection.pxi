@@ -69,6 +69,44 @@ cdef class Connection(EventSource):
         if queued == 0 and self._wq_size and not self._connecting:
             self._flush_queue()
 
+    def sendfile(self, file, offset=0, count=None, done=None):
+        """Queues ``count`` bytes of ``file`` (a file object or descriptor
+        of a regular file; default: up to its end) from ``offset``, sent
+        with sendfile(2) in order with the writes around it, never copied
+        through Python. ``done(sent, exc)`` is called when the region is
+        sent (``exc`` None; ``sent`` is short if the file ended early) or
+        the connection is lost first (``exc`` set). Keep the file open
+        until then."""
+        cdef _FileRegion region
+        cdef Py_ssize_t queued = self._wq_size
+        cdef int fd = _fileobj_to_fd(file)
+        if offset < 0:
+            raise ValueError(f"offset must be >= 0, not {offset}")
+        if count is None:
+            count = max(os.fstat(fd).st_size - offset, 0)
+        elif count < 0:
+            raise ValueError(f"count must be >= 0, not {count}")
+        if done is not None and not callable(done):
+            raise TypeError(f"done must be callable or None, not {done!r}")
+        if self._closing:
+            raise RuntimeError("the connection is closing")
+        if self._eof_sent:
+            raise RuntimeError("sendfile after write_eof()")
+        region = _FileRegion.__new__(_FileRegion)
+        region._file = file
+        region._fd = fd
+        region._offset = offset
+        region._remaining = count
+        region._done = done
+        if count == 0:
+            return self._region_done(region, None)
+        _cork_release(self._reactor, self)
+        if self._closing:
+            return self._region_done(region, ConnectionAbortedError("the connection was closed"))
+        self._queue(region, 0)
+        if queued == 0 and not self._connecting:
+            self._flush_queue()
+
     def can_write_eof(self):
         return True
 
@@ -396,15 +434,18 @@ cdef class Connection(EventSource):
             self._wq_offset = skip
         else:
             self._wq.append(data)
-        self._wq_size += PyBytes_GET_SIZE(data) - skip
+        if type(data) is _FileRegion:
+            self._wq_size += (<_FileRegion>data)._remaining
+        else:
+            self._wq_size += PyBytes_GET_SIZE(data) - skip
         self._update_interest()
         return self._maybe_pause_writing()
 
     cdef int _flush_queue(self) except -1:
         cdef _posix.iovec iov[SEND_IOV]
         cdef _posix.msghdr msg
-        cdef Py_ssize_t count, i, n, size, head
-        cdef int err
+        cdef Py_ssize_t count, i, n, size, head, available
+        cdef int err, outcome
         cdef list wq = self._wq
         cdef object data
         msg.msg_name = NULL
@@ -415,11 +456,25 @@ cdef class Connection(EventSource):
         msg.msg_flags = 0
         while self._wq_size:
             head = self._wq_head
-            count = min(PyList_GET_SIZE(wq) - head, <Py_ssize_t>SEND_IOV)
-            for i in range(count):
-                data = <object>PyList_GET_ITEM(wq, head + i)
-                iov[i].iov_base = PyBytes_AS_STRING(data)
-                iov[i].iov_len = PyBytes_GET_SIZE(data)
+            data = <object>PyList_GET_ITEM(wq, head)
+            if type(data) is _FileRegion:
+                outcome = self._send_file_region(<_FileRegion>data)
+                if outcome == REGION_FAILED:
+                    return 0
+                if outcome == REGION_BLOCKED:
+                    break
+                self._wq_head = head + 1
+                continue
+            # Gather the bytes up to SEND_IOV entries or the next file region.
+            available = PyList_GET_SIZE(wq) - head
+            count = 0
+            while count < available and count < SEND_IOV:
+                data = <object>PyList_GET_ITEM(wq, head + count)
+                if type(data) is _FileRegion:
+                    break
+                iov[count].iov_base = PyBytes_AS_STRING(data)
+                iov[count].iov_len = PyBytes_GET_SIZE(data)
+                count += 1
             iov[0].iov_base = <char *>iov[0].iov_base + self._wq_offset
             iov[0].iov_len -= self._wq_offset
             msg.msg_iovlen = count
@@ -456,6 +511,58 @@ cdef class Connection(EventSource):
             self._wq_head = 0
         self._update_interest()
         return self._after_write()
+
+    cdef int _send_file_region(self, _FileRegion region) except -1:
+        cdef _posix.off_t offset = region._offset
+        cdef Py_ssize_t n
+        cdef int err
+        while region._remaining:
+            n = _posix.sendfile(self._fd, region._fd, &offset,
+                                <size_t>min(region._remaining, SENDFILE_CHUNK))
+            if n < 0:
+                err = errno
+                if err == EINTR:
+                    continue
+                if err == EAGAIN:
+                    return REGION_BLOCKED
+                exc = _os_error(err)
+                self._fail(exc)
+                return REGION_FAILED
+            if n == 0:
+                # The file is shorter than announced: what is left will
+                # never come.
+                self._wq_size -= region._remaining
+                region._remaining = 0
+                break
+            region._offset = offset
+            region._remaining -= n
+            region._sent += n
+            self._wq_size -= n
+            self._reactor._st_bytes_out += <uint64_t>n
+        self._region_done(region, None)
+        return REGION_SENT
+
+    cdef int _abandon_queue(self, list wq, Py_ssize_t head, object exc) except -1:
+        # File regions still queued when the connection goes: their owners
+        # are waiting to hear.
+        cdef Py_ssize_t i
+        for i in range(head, PyList_GET_SIZE(wq)):
+            data = <object>PyList_GET_ITEM(wq, i)
+            if type(data) is _FileRegion:
+                self._region_done(<_FileRegion>data, exc if exc is not None else
+                                  ConnectionAbortedError("the connection was closed before the file was sent"))
+        return 0
+
+    cdef int _region_done(self, _FileRegion region, object exc) except -1:
+        done = region._done
+        region._done = None
+        region._file = None
+        if done is not None:
+            try:
+                done(region._sent, exc)
+            except BaseException as err:
+                self._reactor._callback_error(err, "Exception in a sendfile() done callback", None)
+        return 0
 
     cdef int _update_interest(self) except -1:
         cdef uint32_t want = 0
@@ -518,6 +625,8 @@ cdef class Connection(EventSource):
             # The socket object shares our descriptor: it must never close it.
             self._transport_socket._sock.detach()
         self._close_fd()
+        wq = self._wq
+        head = self._wq_head
         self._wq = None
         self._wq_head = 0
         self._wq_size = 0
@@ -527,7 +636,10 @@ cdef class Connection(EventSource):
         # the callback that closed the connection, as asyncio does.
         self._lost_exc = exc
         reactor._lost.append(self)
-        return reactor._descriptor_freed()
+        reactor._descriptor_freed()
+        if wq is not None:
+            self._abandon_queue(wq, head, exc)
+        return 0
 
     cdef int _call_connection_lost(self) except -1:
         cdef Handler handler = self.handler
@@ -545,6 +657,11 @@ cdef class Connection(EventSource):
         except BaseException as err:
             self._reactor._callback_error(err, "Exception in connection_lost()", None)
         return 0
+
+
+@cython.final
+cdef class _FileRegion:
+    pass
 
 
 cdef object _as_bytes(object data):

@@ -17,9 +17,15 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from cyreactor._loop cimport Connection, Handler, Listener, Reactor
 
 import asyncio
+import io as _io
+import os as _os
 import socket as _socket
 
+from asyncio.constants import _SendfileMode
+from asyncio.transports import _FlowControlMixin
+
 from asyncio import sslproto as _sslproto
+from asyncio.trsock import TransportSocket as _TransportSocket
 
 cdef object _Future = asyncio.Future
 cdef object _BufferedProtocol = asyncio.BufferedProtocol
@@ -43,6 +49,7 @@ cdef class _ProtocolBridge(Handler):
     cdef bint _defer_made            # connection_made() on the next iteration, as asyncio does
     cdef bint _made_pending
     cdef bint _paused                # the protocol asked for pause_reading()
+    cdef bint _sendfile_busy         # loop.sendfile() in progress: write() refused
 
     cdef int _set_protocol(self, object protocol) except -1:
         self._protocol = protocol
@@ -189,15 +196,16 @@ cdef object _new_transport(_ProtocolBridge bridge):
     return transport
 
 
-class StreamTransport(asyncio.Transport):
+class StreamTransport(_FlowControlMixin):
     """An asyncio transport over a cyreactor Connection (TCP or Unix):
     ``write`` goes to the connection's C write path, reads come from the
     reactor's epoll loop. Made by the loop, never by hand."""
 
     __slots__ = ("_bridge", "__weakref__")
 
-    # asyncio.BaseEventLoop.start_tls() checks for this.
+    # asyncio.BaseEventLoop.start_tls() and sendfile() check for these.
     _start_tls_compatible = True
+    _sendfile_compatible = _SendfileMode.TRY_NATIVE
 
     def __init__(self, *args, **kwargs):
         raise TypeError("StreamTransport objects are made by the event loop")
@@ -217,6 +225,13 @@ class StreamTransport(asyncio.Transport):
     def abort(self):
         (<_ProtocolBridge>self._bridge)._conn.abort()
 
+    def _force_close(self, exc):
+        # asyncio's SSLProtocol ends a failed handshake with this: the
+        # connection is lost with ``exc``.
+        cdef Connection conn = (<_ProtocolBridge>self._bridge)._conn
+        if not conn._closed:
+            conn._fail(exc)
+
     def set_protocol(self, protocol):
         (<_ProtocolBridge>self._bridge)._set_protocol(protocol)
 
@@ -234,18 +249,59 @@ class StreamTransport(asyncio.Transport):
         (<_ProtocolBridge>self._bridge)._resume_reading()
 
     def write(self, data):
-        cdef Connection conn = (<_ProtocolBridge>self._bridge)._conn
+        cdef _ProtocolBridge bridge = self._bridge
+        cdef Connection conn = bridge._conn
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"data argument must be a bytes-like object, not {type(data).__name__!r}")
         if conn._eof_sent:
             raise RuntimeError("Cannot call write() after write_eof()")
+        if bridge._sendfile_busy:
+            raise RuntimeError("unable to write; sendfile is in progress")
         conn.write_object(data)
 
     def writelines(self, list_of_data):
-        cdef Connection conn = (<_ProtocolBridge>self._bridge)._conn
-        if conn._eof_sent:
+        cdef _ProtocolBridge bridge = self._bridge
+        if bridge._conn._eof_sent:
             raise RuntimeError("Cannot call writelines() after write_eof()")
-        conn.writelines(list_of_data)
+        if bridge._sendfile_busy:
+            raise RuntimeError("unable to write; sendfile is in progress")
+        bridge._conn.writelines(list_of_data)
+
+    async def _sendfile_native(self, file, offset, count):
+        # loop.sendfile() on this transport: the file goes out through the
+        # connection's write queue with sendfile(2), after anything written
+        # before; write() is refused meanwhile, as asyncio does.
+        cdef _ProtocolBridge bridge = self._bridge
+        try:
+            fileno = file.fileno()
+            size = _os.fstat(fileno).st_size
+        except (AttributeError, _io.UnsupportedOperation, OSError):
+            raise asyncio.SendfileNotAvailableError("not a regular file") from None
+        if not (count if count else size - offset):
+            return 0
+        done = bridge._loop.create_future()
+        progress = [0]
+
+        def finished(sent, exc):
+            progress[0] = sent
+            if not done.done():
+                if exc is None:
+                    done.set_result(sent)
+                else:
+                    done.set_exception(exc)
+
+        resume_reading = self.is_reading()
+        self.pause_reading()
+        bridge._sendfile_busy = True
+        try:
+            bridge._conn.sendfile(fileno, offset, count or None, finished)
+            return await done
+        finally:
+            bridge._sendfile_busy = False
+            if resume_reading:
+                self.resume_reading()
+            if progress[0]:
+                file.seek(offset + progress[0])
 
     def write_eof(self):
         (<_ProtocolBridge>self._bridge)._conn.write_eof()
@@ -332,7 +388,11 @@ cdef class _LoopBase(Reactor):
         sock.setblocking(False)
         if sock.family in (_socket.AF_INET, _socket.AF_INET6):
             sock.setsockopt(_socket.IPPROTO_TCP, _socket.TCP_NODELAY, 1)
-        conn = self._new_connection(sock.detach())
+        # The connection uses the socket's descriptor and the socket object
+        # stays valid for its owner (setsockopt, ...) until the connection
+        # is closed; then it is detached, as if asyncio had closed it.
+        conn = self._new_connection(sock.fileno())
+        conn._transport_socket = _TransportSocket(sock)
         conn._peername = peername
         conn._sockname = sockname
         conn._start(bridge)
@@ -353,5 +413,4 @@ cdef class _LoopBase(Reactor):
 
 
 cdef int _dup(int fd) except -1:
-    import os
-    return os.dup(fd)
+    return _os.dup(fd)

@@ -126,6 +126,17 @@ cdef class Listener(EventSource):
 
 
 @cython.final
+cdef class _FileRegion:
+    # A part of a file queued for sendfile(2) in a connection's write queue.
+    cdef object _file                # keeps the descriptor open while queued
+    cdef int _fd
+    cdef long long _offset
+    cdef long long _remaining
+    cdef long long _sent
+    cdef object _done                # done(sent, exc), or None
+
+
+@cython.final
 cdef class Connection(EventSource):
     cdef readonly Handler handler
 
@@ -138,10 +149,10 @@ cdef class Connection(EventSource):
     cdef bint _eof_sent
     cdef bint _write_paused
 
-    # Unsent data: bytes objects in _wq from index _wq_head on, the first
-    # partly sent up to _wq_offset; _wq_size counts the bytes still owed to
-    # the kernel. Sent entries are dropped in bulk (_compact_queue), so
-    # draining a long queue is linear.
+    # Unsent data: bytes objects (and _FileRegions) in _wq from index
+    # _wq_head on, the first partly sent up to _wq_offset; _wq_size counts
+    # the bytes still owed to the kernel, file regions included. Sent
+    # entries are dropped in bulk, so draining a long queue is linear.
     cdef list _wq
     cdef Py_ssize_t _wq_head
     cdef Py_ssize_t _wq_offset
@@ -181,6 +192,9 @@ cdef class Connection(EventSource):
     cdef Py_ssize_t _send_now(self, const char *data, Py_ssize_t length) except -2
     cdef int _queue(self, object data, Py_ssize_t skip) except -1
     cdef int _flush_queue(self) except -1
+    cdef int _send_file_region(self, _FileRegion region) except -1
+    cdef int _abandon_queue(self, list wq, Py_ssize_t head, object exc) except -1
+    cdef int _region_done(self, _FileRegion region, object exc) except -1
     cdef int _update_interest(self) except -1
     cdef int _after_write(self) except -1
     cdef int _maybe_pause_writing(self) except -1

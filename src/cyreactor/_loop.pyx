@@ -62,8 +62,16 @@ cdef enum:
     # Buffers gathered into one sendmsg(); well below IOV_MAX (1024).
     SEND_IOV = 64
     DEFAULT_HIGH_WATER = 64 * 1024
+    # sendfile(2) moves at most this much per call (a little under 2 GiB).
+    SENDFILE_CHUNK = 0x7ffff000
     CANCELLED_REBUILD_MIN = 64
     DEADLINE_QUEUES_PRUNE = 16
+
+# What sending a queued file region came to (Connection._send_file_region).
+cdef enum:
+    REGION_SENT = 0
+    REGION_BLOCKED = 1
+    REGION_FAILED = 2
 
 cdef double ACCEPT_RETRY_DELAY = 0.1
 # epoll_wait takes milliseconds in an int; no wait is longer than a day.

@@ -1,7 +1,7 @@
 # POSIX and Linux declarations Cython does not ship: sockets with accept4 and
 # the SOCK_* creation flags, eventfd, pipe2, clock_gettime. Used as _posix.NAME.
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
-from posix.types cimport time_t
+from posix.types cimport off_t, time_t
 
 
 cdef extern from "<sys/socket.h>" nogil:
@@ -101,6 +101,10 @@ cdef extern from "<netinet/tcp.h>" nogil:
 cdef extern from "<sys/uio.h>" nogil:
     enum:
         IOV_MAX
+
+
+cdef extern from "<sys/sendfile.h>" nogil:
+    ssize_t sendfile(int out_fd, int in_fd, off_t *offset, size_t count)
 
 
 cdef extern from "<sys/eventfd.h>" nogil:

@@ -526,20 +526,24 @@ cdef class Reactor:
         """Stops watching ``fd`` for writing; returns whether it was."""
         return self._unwatch(fd, False)
 
+    def _source_at(self, int fd):
+        """What the reactor watches at descriptor ``fd``, or None."""
+        return self._registry[fd] if 0 <= fd < len(self._registry) else None
+
     def _watch(self, fileobj, bint reading, callback, tuple args):
         cdef FdWatcher watcher
         cdef Handle old
         cdef int fd = _fileobj_to_fd(fileobj)
         _check_callback(callback, "add_reader" if reading else "add_writer")
         self._check_open()
-        source = self._registry[fd] if fd < len(self._registry) else None
+        source = self._source_at(fd)
         if source is None:
             watcher = FdWatcher.__new__(FdWatcher, _PRIVATE)
             self._register(fd, watcher)
         elif type(source) is FdWatcher:
             watcher = source
         else:
-            raise RuntimeError(f"File descriptor {fd!r} is used by {source!r}")
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport {source!r}")
         handle = self._new_handle(callback, args, None)
         if reading:
             old, watcher._reader = watcher._reader, handle
@@ -561,10 +565,11 @@ cdef class Reactor:
     def _unwatch(self, fileobj, bint reading):
         cdef FdWatcher watcher
         cdef Handle old
-        cdef int fd = _fileobj_to_fd(fileobj)
+        cdef int fd
         if self._closed:
             return False
-        source = self._registry[fd] if fd < len(self._registry) else None
+        fd = _fileobj_to_fd(fileobj)
+        source = self._source_at(fd)
         if type(source) is not FdWatcher:
             return False
         watcher = source
@@ -806,8 +811,9 @@ cdef class Reactor:
                 elif type(source) is Listener:
                     (<Listener>source).close()
                 elif type(source) is FdWatcher:
-                    self._unwatch(source.fileno(), True)
-                    self._unwatch(source.fileno(), False)
+                    fd = source.fileno()
+                    self._unwatch(fd, True)
+                    self._unwatch(fd, False)
             # connection_lost() of the aborts just made: exactly once each.
             while self._lost:
                 self._run_lost()

@@ -21,7 +21,7 @@ from asyncio import events
 from asyncio import unix_events as _unix_events
 
 from cyreactor._eventloop import StreamTransport, _LoopBase
-from cyreactor._loop import Reactor
+from cyreactor._loop import Connection, Listener, Reactor
 
 __all__ = ["EventLoopPolicy", "Loop", "StreamTransport", "new_event_loop", "run"]
 
@@ -37,11 +37,14 @@ class _NoSelector:
         pass
 
 
-class Loop(_LoopBase, _unix_events.SelectorEventLoop):
+_SelectorLoop = _unix_events._UnixSelectorEventLoop
+
+
+class Loop(_LoopBase, _SelectorLoop):
     """An asyncio event loop on the cyreactor reactor (see the module)."""
 
     def __init__(self):
-        _unix_events.SelectorEventLoop.__init__(self, selector=_NoSelector())
+        _SelectorLoop.__init__(self, selector=_NoSelector())
         self._native_listeners = {}       # server socket fd -> Listener
 
     @property
@@ -88,6 +91,7 @@ class Loop(_LoopBase, _unix_events.SelectorEventLoop):
             self._default_executor = None
             executor.shutdown(wait=False)
         Reactor.close(self)
+        self._selector = None       # asyncio's transports check this in their reprs
 
     default_exception_handler = asyncio.BaseEventLoop.default_exception_handler
 
@@ -112,6 +116,13 @@ class Loop(_LoopBase, _unix_events.SelectorEventLoop):
 
     _remove_reader = Reactor.remove_reader
     _remove_writer = Reactor.remove_writer
+
+    def _ensure_fd_no_transport(self, fd):
+        _SelectorLoop._ensure_fd_no_transport(self, fd)
+        fileno = fd if isinstance(fd, int) else fd.fileno()
+        source = self._source_at(fileno)
+        if isinstance(source, (Connection, Listener)):
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport {source!r}")
 
     def add_reader(self, fd, callback, *args):
         self._ensure_fd_no_transport(fd)
@@ -142,6 +153,11 @@ class Loop(_LoopBase, _unix_events.SelectorEventLoop):
         if listener is not None:
             listener.close()
         sock.close()
+
+    async def _sendfile_native(self, transp, file, offset, count):
+        if not isinstance(transp, StreamTransport):
+            raise asyncio.SendfileNotAvailableError(f"{transp!r} is not a cyreactor transport")
+        return await transp._sendfile_native(file, offset, count)
 
     def _make_ssl_transport(self, rawsock, protocol, sslcontext, waiter=None, *, server_side=False,
                             server_hostname=None, extra=None, server=None,
