@@ -131,6 +131,7 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
     content-length and transfer-encoding are not copied (the server frames
     the body); their connection: close is honoured."""
     cdef bytes line, bname, bvalue
+    cdef ConnectionField field
     cdef long long user_length = -1
     cdef bint user_date = False
     line = _STATUS_LINES[f.status] if reason is None and 100 <= f.status < 600 else None
@@ -178,9 +179,10 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
         _out_put(o, b"\r\n", 2)
     elif f.chunked:
         _out_put(o, b"transfer-encoding: chunked\r\n", 28)
-    if _connection_field(f) == CONN_CLOSE:
+    field = _connection_field(f)
+    if field == CONN_CLOSE:
         _out_put(o, b"connection: close\r\n", 19)
-    elif _connection_field(f) == CONN_KEEP_ALIVE:
+    elif field == CONN_KEEP_ALIVE:
         _out_put(o, b"connection: keep-alive\r\n", 24)
     _out_put(o, b"\r\n", 2)
     return 0

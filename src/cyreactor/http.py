@@ -22,7 +22,8 @@ Limits and timeouts (keyword arguments of ``serve``/``HttpServer``, flags of
 is ``cyreactor.http_options``:
 
 =================  ===================  ================================================
-max_request_line   8192 bytes           bytes in the request line (414)
+max_request_line   8192 bytes           bytes in the request line (414, as soon as the
+                                        line is longer, complete or not)
 max_head_size      65536 bytes          request line and header fields (the trailer
                                         section too) (431)
 max_headers        100                  header fields (431)
@@ -43,7 +44,8 @@ send_timeout       60 s                 longest time a client may leave our resp
 linger_timeout     2 s                  after the last response, half-closed: how long
                                         input is read and dropped so that a reset does
                                         not destroy the response (close)
-max_connections    50000                open connections (503 to a new one, close)
+max_connections    50000                open connections (503 and a close for a new one;
+                                        the others go on)
 shutdown_timeout   10 s                 on shutdown (SIGINT/SIGTERM for serve()),
                                         longest wait for responses in flight (close the
                                         rest)

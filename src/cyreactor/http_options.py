@@ -72,7 +72,8 @@ class Option:
 
 
 OPTIONS = (
-    Option("max_request_line", 8192, "bytes in the request line", "414", "bytes", parser=True),
+    Option("max_request_line", 8192, "bytes in the request line", "414, as soon as the line is longer, "
+           "complete or not", "bytes", parser=True),
     Option("max_head_size", 65536, "request line and header fields (the trailer section too)",
            "431", "bytes", parser=True),
     Option("max_headers", 100, "header fields", "431", parser=True),
@@ -89,7 +90,7 @@ OPTIONS = (
            "draining the write buffer), also while the connection is closing", "abort", "s"),
     Option("linger_timeout", 2.0, "after the last response, half-closed: how long input is read and "
            "dropped so that a reset does not destroy the response", "close", "s"),
-    Option("max_connections", 50000, "open connections", "503 to a new one, close"),
+    Option("max_connections", 50000, "open connections", "503 and a close for a new one; the others go on"),
     Option("shutdown_timeout", 10.0, "on shutdown (SIGINT/SIGTERM for serve()), longest wait for "
            "responses in flight", "close the rest", "s"),
     Option("access_log", False, "one INFO line per request on the cyreactor.http.access logger",
