@@ -189,8 +189,14 @@ ctypedef struct HttpParser:
 cdef void parser_init(HttpParser *p, const HttpLimits *limits, HeaderSlot *slots) noexcept nogil
 cdef void parser_free(HttpParser *p) noexcept nogil
 cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil
-cdef bint parser_head_started(const HttpParser *p) noexcept nogil
 cdef int refusal_status(Refusal code) noexcept nogil
 cdef const char *refusal_reason(Refusal code) noexcept nogil
 cdef int limits_from(HttpLimits *limits, object options) except -1
 cdef object parser_error(HttpParser *p)
+
+
+cdef inline bint parser_head_started(const HttpParser *p) noexcept nogil:
+    # A request has begun once a byte of it arrived: inside the head, or
+    # past an empty line (or its CR) before the request-line, which RFC 9112
+    # 2.2 lets a server skip but which is still part of this request.
+    return p.state == S_HEAD or (p.state == S_START and (p.leading > 0 or p.after_cr))

@@ -156,8 +156,8 @@ cdef inline int _hexval(unsigned char c) noexcept nogil:
 
 
 cdef int limits_from(HttpLimits *limits, object options) except -1:
-    """Fills ``limits`` from ``options`` (DEFAULT_LIMITS' keys), checked
-    against the table."""
+    """Fills ``limits`` from ``options``, a dict with DEFAULT_LIMITS' keys
+    whose values cyreactor.http_options has checked."""
     limits.max_request_line = options["max_request_line"]
     limits.max_head_size = options["max_head_size"]
     limits.max_headers = options["max_headers"]
@@ -778,13 +778,6 @@ cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) 
         p.event = HP_ERROR
         return 0
     return _feed_chunked(p, data, length)
-
-
-cdef bint parser_head_started(const HttpParser *p) noexcept nogil:
-    # A request has begun once a byte of it arrived: inside the head, or
-    # past an empty line (or its CR) before the request-line, which RFC 9112
-    # 2.2 lets a server skip but which is still part of this request.
-    return p.state == S_HEAD or (p.state == S_START and (p.leading > 0 or p.after_cr))
 
 
 # ---------------------------------------------------------------- Python view
