@@ -23,7 +23,7 @@ cdef str _phrase(int status):
         return "Unknown"
 
 
-cdef int _check_status(int status) except -1:
+cdef inline int _check_status(int status) except -1:
     # Final responses only: 1xx are the server's own (100 Continue).
     if not 200 <= status <= 999:
         raise ValueError(f"invalid response status {status}")
@@ -110,7 +110,7 @@ cdef inline bint _name_is(bytes name, const char *lower, Py_ssize_t n) noexcept:
     return True
 
 
-cdef void _frame(Framing *f) noexcept:
+cdef inline void _frame(Framing *f) noexcept:
     # RFC 9110 6.4.1: 204 and 304 have no content, so no framing field. A
     # known length is sent as content-length; an unknown one is chunked
     # (RFC 9112 7.1), or to an HTTP/1.0 client, which has no chunked coding,
