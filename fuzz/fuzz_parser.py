@@ -23,7 +23,7 @@ import zlib
 import atheris
 
 with atheris.instrument_imports(include=["cyreactor"]):
-    from cyreactor._httpparser import HttpParseError, RequestParser
+    from cyreactor._httpparser import DEFAULT_LIMITS, HttpParseError, RequestParser
 
 STATUSES = {400, 413, 414, 417, 431, 501, 505}
 SMALL = {"max_request_line": 64, "max_head_size": 256, "max_headers": 4, "max_body_size": 64}
@@ -57,7 +57,7 @@ def check_request(r, limits):
         assert name and set(name) <= TCHAR, name
         assert not (set(value) & {0, 0x0A, 0x0D}), value
         assert value == value.strip(b" \t"), value
-    assert len(body) <= limits.get("max_body_size", 1 << 30)
+    assert len(body) <= limits.get("max_body_size", DEFAULT_LIMITS["max_body_size"])
     if not r.chunked:
         lengths = [v for n, v in headers if n.lower() == b"content-length"]
         if lengths:

@@ -76,7 +76,7 @@ PATHS = []
 for i, handler in enumerate([None, app, Streamer, big_app]):
     server = HttpServer(handler, linger_timeout=0.05, max_body_size=1 << 20)
     path = os.path.join(TMP, f"s{i}")
-    REACTOR.listen_unix(path, server.config)
+    REACTOR.listen_unix(path, server.core)
     PATHS.append(path)
 
 

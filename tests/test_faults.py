@@ -25,7 +25,7 @@ BIG = bytes(range(256)) * 16384          # 4 MiB: far more than the socket buffe
 def settled(running, server):
     """Every connection is gone from both the HTTP layer and the reactor."""
     return wait_for(lambda: running.call(
-        lambda: server.config.open_connections == 0 and running.reactor.stats()["open"] == 0))
+        lambda: server.core.open_connections == 0 and running.reactor.stats()["open"] == 0))
 
 
 # ---- resets -----------------------------------------------------------------
@@ -198,7 +198,7 @@ def test_handler_raising_on_every_call(running, errors):
     errors.expect(len(errors.contexts))
 
 
-def test_app_raising_on_every_call_answers_500_and_keeps_serving(start, running, caplog):
+def test_app_raising_on_every_call_answers_500_and_keeps_serving(start, running, errors):
     def app(req):
         raise ValueError("boom")
 
@@ -209,7 +209,9 @@ def test_app_raising_on_every_call_answers_500_and_keeps_serving(start, running,
             sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
             assert reader.response()[0] == 500     # same connection, kept alive
     assert settled(running, server)
-    assert running.call(lambda: server.config.errors) == 50
+    assert running.call(lambda: server.core.errors) == 50
+    assert len(errors.contexts) == 50 and all(c["message"] == "Exception in the app" for c in errors.contexts)
+    errors.expect(50)
 
 
 # ---- a demo server process ----------------------------------------------------

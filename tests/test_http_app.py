@@ -11,6 +11,8 @@ import time
 
 import pytest
 from support.http import GET, connect, exchange
+from support.net import reset
+from support.reactor import wait_for
 
 from cyreactor import http as cyhttp
 from cyreactor.examples.kvstore import KVStore
@@ -72,7 +74,7 @@ def test_pipelined_requests_answered_in_order(start):
         assert [reader.response()[2] for _ in range(100)] == [b"/%d" % i for i in range(100)]
 
 
-def test_raising_app_answers_500_logs_and_keeps_serving(start, caplog):
+def test_raising_app_answers_500_reports_and_keeps_serving(start, errors):
     def app(request):
         if request.path == "/boom":
             raise RuntimeError("kaboom")
@@ -84,7 +86,7 @@ def test_raising_app_answers_500_logs_and_keeps_serving(start, caplog):
 
     port = start(app).port
     sock, reader = connect(port)
-    with sock, caplog.at_level(logging.ERROR, logger="cyreactor.http"):
+    with sock:
         for path in (b"/boom", b"/bad-type", b"/bad-header"):
             sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path)
             status, headers, body = reader.response()
@@ -92,8 +94,35 @@ def test_raising_app_answers_500_logs_and_keeps_serving(start, caplog):
             sock.sendall(GET)                       # same connection still works
             assert reader.response()[2] == b"fine"
     assert exchange(port, GET)[2] == b"fine"
-    errors = [r for r in caplog.records if r.name == "cyreactor.http"]
-    assert len(errors) == 3 and "kaboom" in caplog.text and errors[0].exc_info is not None
+    # Through the reactor's exception handler, with the HTTP context.
+    errors.expect(3)
+    assert [c["path"] for c in errors.contexts] == ["/boom", "/bad-type", "/bad-header"]
+    first = errors.contexts[0]
+    assert first["message"] == "Exception in the app" and str(first["exception"]) == "kaboom"
+    assert first["method"] == "GET" and first["peer"][0] == "127.0.0.1" and first["connection"] is not None
+    assert isinstance(errors.contexts[1]["exception"], TypeError)
+    assert isinstance(errors.contexts[2]["exception"], ValueError)
+
+
+def test_a_failing_exception_handler_is_reported_with_the_error_it_was_given(running, caplog):
+    # The reactor logs an exception handler's own failure; the app's error
+    # must come with it (chained), not be lost.
+    def handler(reactor, context):
+        raise LookupError("the handler failed too")
+
+    def app(request):
+        raise RuntimeError("the app failed")
+
+    running.call(running.reactor.set_exception_handler, handler)
+    server = cyhttp.HttpServer(app)
+    port = running.call(server.listen, running.reactor, "127.0.0.1", 0).sockname[1]
+    with caplog.at_level(logging.ERROR, logger="cyreactor"):
+        assert exchange(port, GET)[0] == 500
+    [record] = [r for r in caplog.records if r.name == "cyreactor"]
+    failure = record.exc_info[1]
+    assert isinstance(failure, LookupError)
+    assert isinstance(failure.__context__, RuntimeError) and str(failure.__context__) == "the app failed"
+    assert "the app failed" in caplog.text and "the handler failed too" in caplog.text
 
 
 def test_streamed_response_with_a_generator(start):
@@ -201,20 +230,45 @@ class BrokenMidStream(cyhttp.RequestHandler):
         self.response.send(cyhttp.Response(200, body=parts()))
 
 
-def test_errors_in_a_request_handler(start, caplog):
+def test_errors_in_a_request_handler(start, errors):
     port = start(Broken).port
     sock, reader = connect(port)
-    with sock, caplog.at_level(logging.ERROR, logger="cyreactor.http"):
+    with sock:
         sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 3\r\n\r\nabc")
         assert reader.response()[0] == 500
         assert reader.at_eof()              # the body was not read through: close
     port = start(BrokenMidStream).port
     sock, reader = connect(port)
-    with sock, caplog.at_level(logging.ERROR, logger="cyreactor.http"):
+    with sock:
         sock.sendall(GET)
         with pytest.raises((EOFError, ConnectionResetError)):
             reader.response()               # cut short: the client sees no clean end
-    assert "bad body" in caplog.text and "mid-stream" in caplog.text
+    errors.expect(2)
+    assert [(c["message"], str(c["exception"])) for c in errors.contexts] == [
+        ("Exception in on_body()", "bad body"),
+        ("Exception in the response body iterator", "'mid-stream'"),
+    ]
+
+
+class AbortRaises(cyhttp.RequestHandler):
+    def on_complete(self):
+        self.response.start(200, content_length=10)
+        self.response.write(b"12345")
+
+    def on_abort(self, exc):
+        raise ValueError("in on_abort")
+
+
+def test_an_error_in_on_abort_is_reported(start, errors, running):
+    port = start(AbortRaises).port
+    sock, reader = connect(port)
+    sock.sendall(GET)
+    assert reader.line().startswith(b"HTTP/1.1 200")
+    reset(sock)
+    assert wait_for(lambda: len(errors.contexts) == 1)
+    errors.expect(1)
+    context = errors.contexts[0]
+    assert context["message"] == "Exception in on_abort()" and context["path"] == "/"
 
 
 def test_default_request_handler_answers_404(start):
@@ -400,3 +454,96 @@ def test_serve_does_not_page_fault_every_large_body_in_again():
     finally:
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(10) == 0
+
+
+# ---- issue 8: HTTP behaviour ---------------------------------------------------
+
+class IteratorHeaders(cyhttp.RequestHandler):
+    def on_complete(self):
+        if self.request.path == "/start":
+            self.response.start(200, iter([("x-a", "1"), ("content-length", "2")]))
+            self.response.end(b"ok")
+        else:
+            self.response.send(cyhttp.Response(200, (h for h in [("x-a", "2")]), iter([b"o", b"k"])))
+
+
+def test_response_writer_takes_headers_as_an_iterator(start):
+    # Issue 8 item 12: start()/send() went through the headers twice (once
+    # for a content-length), so an iterator arrived empty at the head.
+    port = start(IteratorHeaders).port
+    status, headers, body = exchange(port, b"GET /start HTTP/1.1\r\nHost: t\r\n\r\n")
+    h = dict(headers)
+    assert (status, h[b"x-a"], h[b"content-length"], body) == (200, b"1", b"2", b"ok")
+    status, headers, body = exchange(port, b"GET /send HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert (status, dict(headers)[b"x-a"], body) == (200, b"2", b"ok")
+
+
+def test_head_does_not_iterate_a_generator_body(start):
+    # Issue 8 item 14: HEAD pulled a whole generator body and threw it away.
+    # The server now closes the iterable without iterating it.
+    pulled, bodies = [], []
+
+    def app(request):
+        if request.path == "/small":
+            return cyhttp.Response(200, body=b"small")
+
+        def blocks():
+            for i in range(1000):
+                pulled.append(i)
+                yield b"x" * 65536
+
+        bodies.append(blocks())
+        return cyhttp.Response(200, body=bodies[-1])
+
+    port = start(app).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"HEAD / HTTP/1.1\r\nHost: t\r\n\r\nGET /small HTTP/1.1\r\nHost: t\r\n\r\n")
+        status, headers, body = reader.response(head_request=True)
+        assert status == 200 and body == b""
+        assert reader.response()[2] == b"small"
+    assert pulled == [] and bodies[0].gi_frame is None     # closed, never started
+
+
+class RejectAtOnce(cyhttp.RequestHandler):
+    def __init__(self, request, response):
+        super().__init__(request, response)
+        response.send(cyhttp.Response(401, [("www-authenticate", "Basic")], b"who are you?\n"))
+
+
+def test_no_100_continue_before_an_answer_from_the_handler_constructor(start):
+    # Issue 8 item 15: 100 Continue went out as soon as the head arrived, so
+    # a handler answering 401 from its constructor invited the body first.
+    # 100 is sent only when the app is about to read the body; otherwise the
+    # answer closes the connection (RFC 9110 10.1.1).
+    port = start(RejectAtOnce).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"PUT / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        status, headers, body = reader.response()
+        assert (status, body) == (401, b"who are you?\n")
+        assert dict(headers)[b"connection"] == b"close"
+        assert reader.at_eof()
+    port = start(Upload).port                 # a handler that reads the body gets the 100
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"PUT / HTTP/1.1\r\nHost: t\r\nExpect: 100-continue\r\nContent-Length: 5\r\n\r\n")
+        assert reader.response()[0] == 100
+        sock.sendall(b"hello")
+        assert reader.response()[2].startswith(b'{"size": 5}')
+
+
+def test_shutdown_without_a_callback_stops_the_reactor_once_drained():
+    # Issue 8 item 16: docs/HTTP.md's server.shutdown(reactor, timeout=...)
+    # never let run() return: nothing stopped the reactor by default.
+    import cyreactor
+
+    with cyreactor.Reactor() as reactor:
+        server = cyhttp.HttpServer(lambda r: cyhttp.Response(200, body=b"ok"))
+        server.listen(reactor, "127.0.0.1", 0)
+        reactor.call_later(0.05, server.shutdown, reactor)
+        safety = reactor.call_later(5.0, reactor.stop)
+        t0 = time.monotonic()
+        reactor.run()
+        safety.cancel()
+    assert time.monotonic() - t0 < 2.0

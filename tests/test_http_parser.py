@@ -204,7 +204,8 @@ def test_bare_cr_and_lf(raw):
     b"-2\r\nab\r\n0\r\n\r\n",
     b"0x2\r\nab\r\n0\r\n\r\n",
     b"2;a\x00b\r\nab\r\n0\r\n\r\n",      # control byte in an extension
-    b"1111111111111111\r\n",             # 16 hex digits
+    b"1111111111111111\r\n",             # 16 significant hex digits: >= 16**15
+    b"00000000000000010000000000000000\r\n",   # 2**64: would overflow
     b"0\r\nBad Trailer: x\r\n\r\n",
     b"0\r\nT : x\r\n\r\n",
     b"0\r\nT: x\r\n folded\r\n\r\n",
@@ -287,3 +288,14 @@ if given is not None:
             parse_requests(blob)
         except HttpParseError as exc:
             assert exc.status in (400, 413, 414, 417, 431, 501, 505)
+
+
+def test_chunk_size_with_leading_zeros_is_limited_by_value_not_digits():
+    # Issue 8 item 13: a chunk size of 16 or more hex digits was refused even
+    # when its value was small; RFC 9112 7.1 allows any number of leading
+    # zeros. The value is limited (below 16**15), not the digit count.
+    head = req("POST / HTTP/1.1\nHost: h\nTransfer-Encoding: chunked\n\n")
+    [r] = parse_requests(head + b"0000000000000005\r\nhello\r\n" + b"0" * 40 + b"\r\n\r\n")
+    assert r.body == b"hello"
+    assert parse_requests(head + b"0" * 1000 + b"fffffffffffffff\r\n", max_body_size=1 << 62) == []
+    assert refused(head + b"0" * 1000 + b"1000000000000000\r\n") == 400

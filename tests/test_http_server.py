@@ -8,8 +8,9 @@ import time
 
 import pytest
 from support.http import GET, connect, exchange, flood_unread
+from support.reactor import wait_for
 
-from cyreactor.http import DEMO_BODY
+from cyreactor.http import DEMO_BODY, Response
 
 # ---- the demo response ---------------------------------------------------------
 
@@ -317,3 +318,112 @@ def test_access_log_only_when_asked(start, caplog):
     lines = [r.getMessage() for r in caplog.records if r.name == "cyreactor.http.access"]
     assert lines[0] == '127.0.0.1 "POST /logged?q=1 HTTP/1.1" 200 28'
     assert lines[1].startswith('127.0.0.1 "-" 505')
+
+
+# ---- deadlines: nothing a client does holds a connection for ever ---------------
+
+def queue_a_tail(sock, server, running):
+    """Sends GETs one at a time without reading until the server keeps part
+    of a response in its own write buffer (the kernel's are full), below
+    the reactor's high-water mark; returns the bytes queued."""
+
+    def queued():
+        return sum(c.get_write_buffer_size() for c in running.reactor.connections())
+
+    for sent in range(1, 5000):
+        sock.sendall(GET)
+        wait_for(lambda: server.stats()["requests"] == sent)
+        size = running.call(queued)
+        if size:
+            return size
+    raise AssertionError("the server never queued a response")
+
+
+CLOSING_PATHS = ["connection-close", "http10", "keepalive-expiry", "client-half-close", "shutdown"]
+
+
+@pytest.mark.parametrize("path", CLOSING_PATHS)
+def test_a_closing_connection_with_a_queued_tail_is_aborted_after_send_timeout(start, running, path):
+    # Issue 8 item 1: once the server had decided to close a connection,
+    # close() armed no deadline and the old idle/head deadline only called
+    # close() again: a client that never read kept the descriptor, a
+    # max_connections slot and its kernel buffers for ever. A closing
+    # connection with data queued now keeps a send deadline.
+    piece = b"q" * 8192
+    server = start(lambda req: Response(200, body=piece), send_timeout=0.5,
+                   keepalive_timeout=0.5 if path == "keepalive-expiry" else 30.0)
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(("127.0.0.1", server.port))
+    with sock:
+        assert 0 < queue_a_tail(sock, server, running) < 65536
+        if path == "connection-close":
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        elif path == "http10":
+            sock.sendall(b"GET / HTTP/1.0\r\n\r\n")
+        elif path == "client-half-close":
+            sock.shutdown(socket.SHUT_WR)
+        elif path == "shutdown":
+            running.call(server.shutdown, running.reactor)
+        # The client never reads: the server gives up on it.
+        assert wait_for(lambda: server.stats()["open"] == 0, timeout=5)
+
+
+def test_a_slow_body_is_cut_off_by_the_minimum_body_rate(start):
+    # Issue 8 item 3: body_timeout restarted on every piece, so a byte every
+    # body_timeout - 1 s held a connection for the whole body limit. After
+    # the first body_timeout a body must average min_body_rate (default 500
+    # bytes/s).
+    port = start(body_timeout=0.5).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 100000\r\n\r\n")
+        t0 = time.monotonic()
+        sock.settimeout(0.15)
+        while time.monotonic() - t0 < 4 and not reader.buf:
+            try:
+                sock.send(b"x")             # never silent for body_timeout
+                reader.buf = sock.recv(65536)
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+        elapsed = time.monotonic() - t0
+        assert reader.buf, "the slow body was never cut off"
+        sock.settimeout(5)
+        assert reader.response()[0] == 408 and elapsed < 2.0, elapsed
+
+
+def test_a_body_above_the_minimum_rate_is_not_cut_off(start):
+    port = start(body_timeout=0.3, min_body_rate=1000).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 6000\r\n\r\n")
+        for _ in range(60):                  # 5000 bytes/s for 1.2 s
+            sock.sendall(b"y" * 100)
+            time.sleep(0.02)
+        assert reader.response()[:3:2] == (200, DEMO_BODY)
+
+
+def test_blank_lines_before_a_request_count_against_header_timeout(start):
+    # Issue 8 item 3: every byte of the empty lines allowed before a request
+    # line re-armed keepalive_timeout, so 16 bytes held a connection for 16
+    # keep-alive periods. They start the head: header_timeout counts.
+    port = start(header_timeout=0.5, keepalive_timeout=5.0).port
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(GET)
+        assert reader.response()[0] == 200
+        t0 = time.monotonic()
+        sock.settimeout(0.15)
+        for i in range(16):
+            try:
+                sock.send(b"\r\n"[i % 2:i % 2 + 1])
+                reader.buf = sock.recv(65536)
+                break
+            except socket.timeout:
+                continue
+        elapsed = time.monotonic() - t0
+        assert reader.buf, "blank lines kept the connection open"
+        sock.settimeout(5)
+        assert reader.response()[0] == 408 and elapsed < 1.2, elapsed

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cyreactor._httpparser import HttpParseError, RequestParser
+from cyreactor._httpparser import DEFAULT_LIMITS, HttpParseError, RequestParser
 
 hypothesis = pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, assume, given, settings  # noqa: E402
@@ -135,7 +135,7 @@ def test_accepted_requests_obey_the_grammar(data, small):
         for name, value in hs:
             assert name and set(name) <= set(TCHAR)
             assert not set(value) & {0, 0x0A, 0x0D} and value == value.strip(b" \t")
-        assert len(body) <= limits.get("max_body_size", 1 << 30)
+        assert len(body) <= limits.get("max_body_size", DEFAULT_LIMITS["max_body_size"])
         assert r.keep_alive or r is requests[-1]     # nothing is parsed after a close
 
 

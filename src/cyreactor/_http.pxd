@@ -1,46 +1,93 @@
 # The HTTP/1.1 server side: connection handlers built on the reactor's public
 # Cython API (Handler.buffer_received, Connection.write_buffer, set_timeout,
 # pause_reading/resume_reading), the request and response objects of the
-# Python app API, and the serializer that writes responses.
+# Python app API, and the builder that writes response heads.
+#
+# One extension module, _http.pyx, built from the files it includes; this
+# file shows every field and every C-level method of all of them. Each
+# section names the file that owns it.
 cimport cython
 from libc.stdint cimport uint64_t
+from libc.time cimport time_t
 
 from cyreactor._httpparser cimport HeaderSlot, HttpLimits, HttpParser
 from cyreactor._loop cimport Connection, Handler
-
-
-# What a connection's deadline currently measures (HttpProtocol._timer).
-cdef enum:
-    T_NONE = 0
-    T_IDLE          # keep-alive: waiting for the next request
-    T_HEAD          # a head has started: it must complete in header_timeout
-    T_BODY          # inside a body: some of it must arrive every body_timeout
-    T_SEND          # reading paused until the client reads our responses
-    T_LINGER        # answered and half-closed: draining until the peer closes
-
-# Why input processing is held back (HttpProtocol._blocked).
-cdef enum:
-    B_NONE = 0
-    B_DRAIN = 1     # the write buffer is above high water
-    B_RESPONSE = 2  # a streamed response for the current request is not done
 
 
 cdef class Request
 cdef class ResponseWriter
 
 
+# ---- _http_head.pxi: response heads --------------------------------------------
+
+cdef enum:
+    HEAD_STACK = 2048         # response heads up to this size are built on the stack
+
+# A growable output buffer that starts on the caller's stack.
+ctypedef struct Out:
+    char *buf
+    Py_ssize_t length
+    Py_ssize_t cap
+    bint heap
+
+# How a response's body is framed (RFC 9112 6): the caller fills the inputs,
+# _build_head() decides the rest once it has read the user's header fields.
+ctypedef struct Framing:
+    int status
+    long long length          # in: the body's length, or -1 if unknown (a
+                              # user's content-length field then stands in);
+                              # out: the content-length sent, or -1
+    bint http10               # in: an HTTP/1.0 client (no chunked coding;
+                              # keep-alive must be said)
+    bint keep_alive           # in: the connection may stay open; out: it does
+    bint chunked              # out: transfer-encoding: chunked
+    bint no_body              # out: 204/304, which have no content
+
+# What a response head's Connection field says.
+cdef enum ConnectionField:
+    CONN_DEFAULT = 0          # nothing: HTTP/1.1 keeps the connection
+    CONN_KEEP_ALIVE           # "keep-alive", to an HTTP/1.0 client that asked
+    CONN_CLOSE                # "close"
+
+
+# ---- _http_demo.pxi: the demo's canned responses ---------------------------------
+
+cdef enum:
+    CANNED_MAX = 512
+
+# One prebuilt response: head and body in one buffer, its Date field copied
+# in whenever the cache (_http_date.pxi) has moved on.
+ctypedef struct Canned:
+    char data[CANNED_MAX]
+    Py_ssize_t length
+    Py_ssize_t head_length
+    Py_ssize_t date_off
+    time_t date_sec
+
+# Which canned response answers a request.
+cdef enum CannedKind:
+    CANNED_KEEP_ALIVE = 0     # HTTP/1.1 keep-alive
+    CANNED_KEEP_ALIVE_10      # HTTP/1.0 client that asked for keep-alive
+    CANNED_CLOSE
+    CANNED_KINDS
+
+
+# ---- _http_core.pxi: the server core ---------------------------------------------
+
 @cython.final
-cdef class HttpConfig:
+cdef class ServerCore:
     cdef HttpLimits _limits
-    cdef HeaderSlot *slots           # scratch for the parser, copied at once
-    cdef public double header_timeout
-    cdef public double body_timeout
-    cdef public double keepalive_timeout
-    cdef public double send_timeout
-    cdef public double linger_timeout
-    cdef public Py_ssize_t max_connections
+    cdef HeaderSlot *_slots          # scratch for the parser, copied at once
+    cdef dict _options               # every option, as resolved from the table
+    cdef readonly double header_timeout
+    cdef readonly double body_timeout
+    cdef readonly double min_body_rate
+    cdef readonly double keepalive_timeout
+    cdef readonly double send_timeout
+    cdef readonly double linger_timeout
+    cdef readonly Py_ssize_t max_connections
+    cdef readonly bint access_log
     cdef readonly Py_ssize_t open_connections
-    cdef public bint access_log
     cdef readonly bint shutting_down
     cdef object app                  # app(request) -> Response, or None
     cdef object handler_class        # a RequestHandler subclass, or None
@@ -50,19 +97,42 @@ cdef class HttpConfig:
     cdef set _protocols
 
 
+# ---- _http_protocol.pxi: the connection state machine ----------------------------
+
+# What a connection's one deadline measures (HttpProtocol._deadline). The
+# rule, state by state, is written above HttpProtocol._arm_deadline().
+cdef enum Deadline:
+    D_NONE = 0
+    D_KEEPALIVE               # between requests, nothing of the next one yet
+    D_HEAD                    # a request has begun: whole within header_timeout
+    D_BODY                    # inside a body: body_timeout of silence, min_body_rate
+    D_SEND                    # input held back until the client reads our responses
+    D_LINGER                  # half-closed after the last response, draining input
+    D_CLOSING                 # closing with data queued: send_timeout from progress
+
+# Why input processing is held back (HttpProtocol._blocked, a set of flags).
+cdef enum Blocked:
+    B_NONE = 0
+    B_DRAIN = 1               # the write buffer is above high water
+    B_RESPONSE = 2            # a streamed response for the current request is not done
+
+
 cdef class HttpProtocol(Handler):
-    cdef HttpConfig _cfg
+    cdef ServerCore _core
     cdef Connection _conn
     cdef HttpParser _p
     # Input held back while _blocked: a heap copy, freed once consumed.
     cdef char *_stash
     cdef Py_ssize_t _stash_off
     cdef Py_ssize_t _stash_len
-    cdef int _blocked
-    cdef int _timer
+    cdef unsigned int _blocked
+    cdef Deadline _deadline
+    cdef Py_ssize_t _closing_queued   # bytes queued when D_CLOSING was last armed
+    cdef double _body_start           # when the current body's rate window began
+    cdef uint64_t _body_received      # body bytes received since then
     cdef bint _new_head               # a request completed: the next head is new
     cdef bint _write_paused
-    cdef bint _counted                # counted in HttpConfig.open_connections
+    cdef bint _counted                # counted in ServerCore.open_connections
     cdef bint _done                   # no more requests on this connection
     cdef bint _eof                    # the peer half-closed
     cdef Py_ssize_t _unparsed         # input left after the event being handled
@@ -71,9 +141,11 @@ cdef class HttpProtocol(Handler):
     cdef int _process(self, const char *data, Py_ssize_t length) except -1
     cdef int _stash_rest(self, const char *data, Py_ssize_t length) except -1
     cdef int _resume_input(self) except -1
-    cdef int _arm_timer(self) except -1
-    cdef int _set_timer(self, int kind, double seconds) except -1
+    cdef int _arm_deadline(self) except -1
+    cdef int _set_deadline(self, Deadline kind, double seconds) except -1
     cdef int _finish_connection(self, bint linger) except -1
+    cdef int _close(self) except -1
+    cdef int _watch_closing(self) except -1
     cdef int _send_error(self, int status, str reason) except -1
     cdef int _shutdown(self) except -1
     cdef bint _idle(self) noexcept
@@ -86,23 +158,30 @@ cdef class HttpProtocol(Handler):
     cdef int _on_lost(self, object exc) except -1
 
 
+# ---- _http_demo.pxi --------------------------------------------------------------
+
 @cython.final
 cdef class DemoProtocol(HttpProtocol):
     pass
 
 
+# ---- _http_app.pxi: apps ---------------------------------------------------------
+
 @cython.final
 cdef class AppProtocol(HttpProtocol):
-    cdef Request _request
+    cdef Request _request            # the request whose head or body is being read
     cdef object _body                # bytes of Content-Length filled in place, or a bytearray
     cdef Py_ssize_t _body_len
     cdef ResponseWriter _writer
     cdef object _handler
 
     cdef int _respond(self, object response, Request req) except -1
-    cdef int _user_error(self, BaseException exc, str where) except -1
+    cdef int _report(self, BaseException exc, str where, Request req) except -1
+    cdef int _user_error(self, BaseException exc, str where, Request req) except -1
     cdef int _response_done(self, ResponseWriter writer) except -1
 
+
+# ---- _http_request.pxi -----------------------------------------------------------
 
 @cython.final
 cdef class Request:
@@ -129,6 +208,8 @@ cdef class Headers:
     cdef list _items
 
 
+# ---- _http_response.pxi ----------------------------------------------------------
+
 @cython.final
 cdef class Response:
     cdef public int status
@@ -141,18 +222,22 @@ cdef class Response:
 cdef class ResponseWriter:
     cdef AppProtocol _proto
     cdef Connection _conn
+    cdef Request _request
     cdef bint _head_request
     cdef bint _keep_alive
     cdef bint _http10
+    cdef bint _awaiting_continue     # 100 Continue not sent (yet): answering now closes
     cdef readonly bint started
     cdef readonly bint finished
     cdef bint _chunked
     cdef bint _no_body
     cdef readonly int status
     cdef long long _remaining        # declared length still owed; -1 if none
-    cdef object _iter                # an iterable body being pumped
+    cdef object _body                # an iterable body: pumped, closed when done
+    cdef object _iter
 
     cdef int _start(self, int status, object headers, object content_length, object reason) except -1
     cdef int _write(self, object data) except -1
     cdef int _end(self) except -1
     cdef int _pump(self) except -1
+    cdef int _close_body(self) except -1

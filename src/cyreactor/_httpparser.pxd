@@ -15,13 +15,18 @@
 #                 (chunk framing removed)
 #   HP_COMPLETE   the request (body and trailers) is complete; its fields stay
 #                 valid until the next call, which starts the next request
-#   HP_ERROR      the request is refused: ``p.error_status`` (400, 413, 414,
-#                 417, 431, 501, 505) and ``p.error_reason``; the parser stays
-#                 in this state, the caller answers and closes
+#   HP_ERROR      the request is refused: ``p.refusal`` says why, and
+#                 refusal_status()/refusal_reason() give the status to answer
+#                 and its reason; the parser stays in this state, the caller
+#                 answers and closes
+#
+# The limits (HttpLimits) have no defaults here: they come from the one table
+# of options, cyreactor/http_options.py, through limits_from().
 from libc.stdint cimport uint32_t, uint64_t
 
 
-cdef enum:
+# What the last parser_feed() found (HttpParser.event).
+cdef enum ParserEvent:
     HP_NEED_MORE = 0
     HP_HEAD = 1
     HP_BODY = 2
@@ -29,7 +34,7 @@ cdef enum:
     HP_ERROR = 4
 
 # Methods the server treats specially, or that are worth a cached str.
-cdef enum:
+cdef enum Method:
     M_OTHER = 0
     M_GET = 1
     M_HEAD = 2
@@ -42,7 +47,7 @@ cdef enum:
     M_CONNECT = 9
 
 # Parser states (HttpParser.state).
-cdef enum:
+cdef enum ParserState:
     S_START = 0          # between requests: skipping optional empty lines
     S_HEAD               # inside a request head, looking for its end
     S_BODY_LENGTH        # Content-Length body, ``remaining`` bytes to go
@@ -62,13 +67,58 @@ cdef enum:
     S_DONE               # HP_COMPLETE reported; fields valid until next feed
     S_ERROR
 
-# Defaults, also exported to Python by _httpparser.pyx.
+# Fixed limits of the grammar, not options.
 cdef enum:
-    DEFAULT_MAX_REQUEST_LINE = 8192
-    DEFAULT_MAX_HEAD_SIZE = 65536
-    DEFAULT_MAX_HEADERS = 100
     MAX_LEADING_EMPTY_LINES = 8
     MAX_CHUNK_EXT = 4096
+
+# Why a request is refused, as llhttp's errno: one code per reason; the
+# status and the reason text of each are in the one table in
+# _httpparser.pyx (_REFUSALS).
+cdef enum Refusal:
+    R_NONE = 0
+    # the head as it arrives
+    R_BARE_CR
+    R_BARE_LF
+    R_TOO_MANY_EMPTY_LINES
+    R_REQUEST_LINE_TOO_LONG
+    R_HEAD_TOO_LARGE
+    R_TOO_MANY_FIELDS
+    R_OUT_OF_MEMORY
+    # the request line
+    R_INVALID_METHOD
+    R_INVALID_TARGET
+    R_INVALID_VERSION
+    R_VERSION_NOT_SUPPORTED
+    R_CONNECT
+    # field lines
+    R_OBS_FOLD
+    R_WHITESPACE_BEFORE_COLON
+    R_INVALID_FIELD_NAME
+    R_EMPTY_FIELD_NAME
+    R_INVALID_FIELD_VALUE
+    R_DUPLICATE_HOST
+    R_MISSING_HOST
+    R_UNSUPPORTED_EXPECTATION
+    # framing
+    R_INVALID_CONTENT_LENGTH
+    R_CONFLICTING_CONTENT_LENGTH
+    R_BODY_TOO_LARGE
+    R_CL_AND_TE
+    R_TE_IN_HTTP10
+    R_UNSUPPORTED_CODING
+    R_INVALID_TE
+    # chunked bodies
+    R_INVALID_CHUNK_SIZE
+    R_CHUNK_SIZE_TOO_LARGE
+    R_CHUNK_SIZE_BARE_CR
+    R_INVALID_CHUNK_EXT
+    R_CHUNK_EXT_TOO_LONG
+    R_MISSING_CHUNK_CRLF
+    R_INVALID_TRAILER_FIELD
+    R_INVALID_TRAILER_VALUE
+    R_TRAILER_TOO_LARGE
+    R_COUNT
 
 
 ctypedef struct HttpLimits:
@@ -88,8 +138,8 @@ ctypedef struct HeaderSlot:
 
 ctypedef struct HttpParser:
     const HttpLimits *limits
-    int state
-    int event
+    ParserState state
+    ParserEvent event
 
     # Head scanning; ``hbuf`` holds a head split across reads, else NULL.
     char *hbuf
@@ -104,7 +154,7 @@ ctypedef struct HttpParser:
     # The parsed head, valid from HP_HEAD to the next parser_feed().
     const char *head
     Py_ssize_t head_len
-    int method
+    Method method
     Py_ssize_t method_len
     Py_ssize_t target_off
     Py_ssize_t target_len
@@ -127,18 +177,26 @@ ctypedef struct HttpParser:
     # Body framing.
     uint64_t remaining
     uint64_t body_seen
-    int chunk_digits
+    bint chunk_has_digit
     Py_ssize_t chunk_ext_len
     Py_ssize_t trailer_len
     const char *body
     Py_ssize_t body_len
 
-    int error_status
-    const char *error_reason
+    Refusal refusal                # R_NONE until HP_ERROR
 
 
 cdef void parser_init(HttpParser *p, const HttpLimits *limits, HeaderSlot *slots) noexcept nogil
 cdef void parser_free(HttpParser *p) noexcept nogil
 cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil
-cdef void limits_init(HttpLimits *limits) noexcept nogil
+cdef int refusal_status(Refusal code) noexcept nogil
+cdef const char *refusal_reason(Refusal code) noexcept nogil
+cdef int limits_from(HttpLimits *limits, object options) except -1
 cdef object parser_error(HttpParser *p)
+
+
+cdef inline bint parser_head_started(const HttpParser *p) noexcept nogil:
+    # A request has begun once a byte of it arrived: inside the head, or
+    # past an empty line (or its CR) before the request-line, which RFC 9112
+    # 2.2 lets a server skip but which is still part of this request.
+    return p.state == S_HEAD or (p.state == S_START and (p.leading > 0 or p.after_cr))

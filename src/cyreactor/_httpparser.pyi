@@ -1,6 +1,5 @@
 from typing import Any, Iterator
 
-DEFAULT_MAX_BODY_SIZE: int
 DEFAULT_LIMITS: dict[str, int]
 
 class HttpParseError(Exception):

@@ -21,13 +21,82 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdlib cimport free, realloc
 from libc.string cimport memchr, memcmp, memcpy
 
-DEFAULT_MAX_BODY_SIZE = 1 << 30
-DEFAULT_LIMITS = {
-    "max_request_line": DEFAULT_MAX_REQUEST_LINE,
-    "max_head_size": DEFAULT_MAX_HEAD_SIZE,
-    "max_headers": DEFAULT_MAX_HEADERS,
-    "max_body_size": DEFAULT_MAX_BODY_SIZE,
-}
+from cyreactor.http_options import OPTIONS, resolve
+
+# The limits this parser enforces and their defaults, from the one table.
+DEFAULT_LIMITS = {o.name: o.default for o in OPTIONS if o.parser}
+
+
+# ---------------------------------------------------------------- refusals
+
+# The one table of refusals: for each code, the status the server answers
+# with and the reason it gives (llhttp keeps its errno names the same way).
+ctypedef struct RefusalInfo:
+    int status
+    const char *reason
+
+cdef RefusalInfo _REFUSALS[<int>R_COUNT]
+
+
+cdef void _refusal(Refusal code, int status, const char *reason) noexcept:
+    _REFUSALS[<int>code].status = status
+    _REFUSALS[<int>code].reason = reason
+
+
+_refusal(R_NONE, 0, b"")
+_refusal(R_BARE_CR, 400, b"bare CR")
+_refusal(R_BARE_LF, 400, b"bare LF")
+_refusal(R_TOO_MANY_EMPTY_LINES, 400, b"too many empty lines")
+_refusal(R_REQUEST_LINE_TOO_LONG, 414, b"request-line too long")
+_refusal(R_HEAD_TOO_LARGE, 431, b"request header fields too large")
+_refusal(R_TOO_MANY_FIELDS, 431, b"too many header fields")
+_refusal(R_OUT_OF_MEMORY, 503, b"out of memory")
+_refusal(R_INVALID_METHOD, 400, b"invalid method")
+_refusal(R_INVALID_TARGET, 400, b"invalid request-target")
+_refusal(R_INVALID_VERSION, 400, b"invalid HTTP version")
+_refusal(R_VERSION_NOT_SUPPORTED, 505, b"HTTP version not supported")
+_refusal(R_CONNECT, 501, b"CONNECT not supported")
+_refusal(R_OBS_FOLD, 400, b"obsolete line folding")
+_refusal(R_WHITESPACE_BEFORE_COLON, 400, b"whitespace before colon")
+_refusal(R_INVALID_FIELD_NAME, 400, b"invalid field name")
+_refusal(R_EMPTY_FIELD_NAME, 400, b"empty field name")
+_refusal(R_INVALID_FIELD_VALUE, 400, b"invalid character in field value")
+_refusal(R_DUPLICATE_HOST, 400, b"duplicate Host")
+_refusal(R_MISSING_HOST, 400, b"missing Host")
+_refusal(R_UNSUPPORTED_EXPECTATION, 417, b"unsupported expectation")
+_refusal(R_INVALID_CONTENT_LENGTH, 400, b"invalid Content-Length")
+_refusal(R_CONFLICTING_CONTENT_LENGTH, 400, b"conflicting Content-Length values")
+_refusal(R_BODY_TOO_LARGE, 413, b"request body too large")
+_refusal(R_CL_AND_TE, 400, b"both Content-Length and Transfer-Encoding")
+_refusal(R_TE_IN_HTTP10, 400, b"Transfer-Encoding in HTTP/1.0")
+_refusal(R_UNSUPPORTED_CODING, 501, b"unsupported transfer coding")
+_refusal(R_INVALID_TE, 400, b"invalid Transfer-Encoding")
+_refusal(R_INVALID_CHUNK_SIZE, 400, b"invalid chunk size")
+_refusal(R_CHUNK_SIZE_TOO_LARGE, 400, b"chunk size too large")
+_refusal(R_CHUNK_SIZE_BARE_CR, 400, b"bare CR in chunk size line")
+_refusal(R_INVALID_CHUNK_EXT, 400, b"invalid chunk extension")
+_refusal(R_CHUNK_EXT_TOO_LONG, 400, b"chunk extension too long")
+_refusal(R_MISSING_CHUNK_CRLF, 400, b"missing CRLF after chunk data")
+_refusal(R_INVALID_TRAILER_FIELD, 400, b"invalid trailer field")
+_refusal(R_INVALID_TRAILER_VALUE, 400, b"invalid character in trailer field")
+_refusal(R_TRAILER_TOO_LARGE, 431, b"trailer section too large")
+
+
+cdef int refusal_status(Refusal code) noexcept nogil:
+    return _REFUSALS[<int>code].status
+
+
+cdef const char *refusal_reason(Refusal code) noexcept nogil:
+    return _REFUSALS[<int>code].reason
+
+
+cdef inline Py_ssize_t _refuse(HttpParser *p, Refusal code) noexcept nogil:
+    # Returns 0: to the feed functions "nothing more consumed", to the
+    # validators "not accepted".
+    p.state = S_ERROR
+    p.event = HP_ERROR
+    p.refusal = code
+    return 0
 
 # Byte classes (RFC 9110 5.6.2 token, 5.5 field-value, RFC 9112 3.2 target).
 cdef enum:
@@ -86,11 +155,14 @@ cdef inline int _hexval(unsigned char c) noexcept nogil:
     return (c | 0x20) - c'a' + 10
 
 
-cdef void limits_init(HttpLimits *limits) noexcept nogil:
-    limits.max_request_line = DEFAULT_MAX_REQUEST_LINE
-    limits.max_head_size = DEFAULT_MAX_HEAD_SIZE
-    limits.max_headers = DEFAULT_MAX_HEADERS
-    limits.max_body_size = 1 << 30
+cdef int limits_from(HttpLimits *limits, object options) except -1:
+    """Fills ``limits`` from ``options``, a dict with DEFAULT_LIMITS' keys
+    whose values cyreactor.http_options has checked."""
+    limits.max_request_line = options["max_request_line"]
+    limits.max_head_size = options["max_head_size"]
+    limits.max_headers = options["max_headers"]
+    limits.max_body_size = options["max_body_size"]
+    return 0
 
 
 cdef void _reset_message(HttpParser *p) noexcept nogil:
@@ -122,7 +194,7 @@ cdef void _reset_message(HttpParser *p) noexcept nogil:
     p.conn_keep_alive = False
     p.remaining = 0
     p.body_seen = 0
-    p.chunk_digits = 0
+    p.chunk_has_digit = False
     p.chunk_ext_len = 0
     p.trailer_len = 0
     p.body = NULL
@@ -136,8 +208,7 @@ cdef void parser_init(HttpParser *p, const HttpLimits *limits, HeaderSlot *slots
     p.hlen = 0
     p.hcap = 0
     p.event = HP_NEED_MORE
-    p.error_status = 0
-    p.error_reason = NULL
+    p.refusal = R_NONE
     _reset_message(p)
 
 
@@ -147,19 +218,6 @@ cdef void parser_free(HttpParser *p) noexcept nogil:
         p.hbuf = NULL
     p.hlen = 0
     p.hcap = 0
-
-
-cdef inline Py_ssize_t _fail(HttpParser *p, int status, const char *reason) noexcept nogil:
-    p.state = S_ERROR
-    p.event = HP_ERROR
-    p.error_status = status
-    p.error_reason = reason
-    return 0
-
-
-cdef inline int _err(HttpParser *p, int status, const char *reason) noexcept nogil:
-    _fail(p, status, reason)
-    return -1
 
 
 cdef bint _hbuf_append(HttpParser *p, const char *data, Py_ssize_t n) noexcept nogil:
@@ -206,7 +264,10 @@ cdef bint _list_next(const char **pp, const char *end, const char **es, Py_ssize
     return True
 
 
-cdef int _content_length(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+# The validators below return true when the field is accepted, and
+# _refuse()'s 0 when it is not.
+
+cdef bint _content_length(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
     # RFC 9112 6.3 / RFC 9110 8.6: 1*DIGIT. A list of identical values
     # ("5, 5", or the field repeated) is one value; differing values are
     # refused, as are empty elements and anything but digits.
@@ -217,23 +278,23 @@ cdef int _content_length(HttpParser *p, const char *v, Py_ssize_t n) noexcept no
     cdef int seen = 0
     while _list_next(&v, end, &s, &sn):
         if sn == 0:
-            return _err(p, 400, b"invalid Content-Length")
+            return _refuse(p, R_INVALID_CONTENT_LENGTH)
         value = 0
         for i in range(sn):
             if not (c'0' <= <unsigned char>s[i] <= c'9'):
-                return _err(p, 400, b"invalid Content-Length")
+                return _refuse(p, R_INVALID_CONTENT_LENGTH)
             if value > 99999999999999999ULL:    # would overflow a uint64 soon
-                return _err(p, 413, b"request body too large")
+                return _refuse(p, R_BODY_TOO_LARGE)
             value = value * 10 + (s[i] - c'0')
         if (p.has_cl or seen) and value != p.content_length:
-            return _err(p, 400, b"conflicting Content-Length values")
+            return _refuse(p, R_CONFLICTING_CONTENT_LENGTH)
         p.content_length = value
         seen = 1
     p.has_cl = True
-    return 0
+    return True
 
 
-cdef int _transfer_encoding(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+cdef void _transfer_encoding(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
     # RFC 9112 6.1: chunked must be the final coding, applied once; a request
     # with any other coding cannot be decoded here (501). Repeated fields
     # continue one list. Elements are checked for token syntax only.
@@ -261,10 +322,9 @@ cdef int _transfer_encoding(HttpParser *p, const char *v, Py_ssize_t n) noexcept
                 if s[i] != c';' and not _is(<unsigned char>s[i], C_VALUE):
                     p.te_bad = True
             p.te_unknown = True
-    return 0
 
 
-cdef int _connection(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+cdef void _connection(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
     cdef const char *end = v + n
     cdef const char *s
     cdef Py_ssize_t sn
@@ -273,10 +333,9 @@ cdef int _connection(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
             p.conn_close = True
         elif _ieq(s, sn, b"keep-alive", 10):
             p.conn_keep_alive = True
-    return 0
 
 
-cdef int _expect(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
+cdef bint _expect(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
     # RFC 9110 10.1.1: 100-continue is the only expectation; any other may be
     # answered 417. A 1.0 client's 100-continue is ignored.
     cdef const char *end = v + n
@@ -288,11 +347,11 @@ cdef int _expect(HttpParser *p, const char *v, Py_ssize_t n) noexcept nogil:
         if _ieq(s, sn, b"100-continue", 12):
             p.expect_continue = True
         else:
-            return _err(p, 417, b"unsupported expectation")
-    return 0
+            return _refuse(p, R_UNSUPPORTED_EXPECTATION)
+    return True
 
 
-cdef int _parse_method(HttpParser *p, const char *m, Py_ssize_t n) noexcept nogil:
+cdef Method _parse_method(HttpParser *p, const char *m, Py_ssize_t n) noexcept nogil:
     # Methods are case-sensitive (RFC 9110 9.1).
     if n == 3:
         if memcmp(m, b"GET", 3) == 0:
@@ -336,7 +395,7 @@ cdef bint _valid_target_form(HttpParser *p, const char *t, Py_ssize_t n) noexcep
     return i + 3 <= n and t[i] == c':' and t[i + 1] == c'/' and t[i + 2] == c'/'
 
 
-cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nogil:
+cdef bint _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nogil:
     # ``head`` is a complete head: lines end in CRLF, the last line is empty,
     # and the scan has already refused any bare CR or LF.
     cdef const char *s = head
@@ -352,7 +411,7 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
     while _is(<unsigned char>q[0], C_TCHAR):
         q += 1
     if q == s or q[0] != c' ':
-        return _err(p, 400, b"invalid method")
+        return _refuse(p, R_INVALID_METHOD)
     p.method_len = q - s
     p.method = _parse_method(p, s, q - s)
     q += 1
@@ -360,7 +419,7 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
     while _is(<unsigned char>q[0], C_TARGET):
         q += 1
     if q == s or q[0] != c' ':
-        return _err(p, 400, b"invalid request-target")
+        return _refuse(p, R_INVALID_TARGET)
     p.target_off = s - head
     p.target_len = q - s
     q += 1
@@ -368,9 +427,9 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
     if (head + n - q < 10 or memcmp(q, b"HTTP/", 5) != 0
             or not (c'0' <= <unsigned char>q[5] <= c'9') or q[6] != c'.'
             or not (c'0' <= <unsigned char>q[7] <= c'9') or q[8] != c'\r'):
-        return _err(p, 400, b"invalid HTTP version")
+        return _refuse(p, R_INVALID_VERSION)
     if q[5] != c'1':
-        return _err(p, 505, b"HTTP version not supported")
+        return _refuse(p, R_VERSION_NOT_SUPPORTED)
     # A later 1.x minor version is processed as 1.1 (RFC 9110 2.5).
     p.version_minor = 0 if q[7] == c'0' else 1
     q += 10
@@ -380,7 +439,7 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
             break
         if q[0] == c' ' or q[0] == c'\t':
             # RFC 9112 5.2: obs-fold, or whitespace before the first field.
-            return _err(p, 400, b"obsolete line folding")
+            return _refuse(p, R_OBS_FOLD)
         name = q
         while _is(<unsigned char>q[0], C_TCHAR):
             q += 1
@@ -388,10 +447,10 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
         if q[0] != c':':
             if q[0] == c' ' or q[0] == c'\t':
                 # RFC 9112 5.1: no whitespace between field name and colon.
-                return _err(p, 400, b"whitespace before colon")
-            return _err(p, 400, b"invalid field name")
+                return _refuse(p, R_WHITESPACE_BEFORE_COLON)
+            return _refuse(p, R_INVALID_FIELD_NAME)
         if name_len == 0:
-            return _err(p, 400, b"empty field name")
+            return _refuse(p, R_EMPTY_FIELD_NAME)
         q += 1
         while q[0] == c' ' or q[0] == c'\t':
             q += 1
@@ -400,13 +459,13 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
             q += 1
         if q[0] != c'\r':
             # NUL and other controls (RFC 9110 5.5); a bare CR never gets here.
-            return _err(p, 400, b"invalid character in field value")
+            return _refuse(p, R_INVALID_FIELD_VALUE)
         vend = q
         while vend > value and ((vend - 1)[0] == c' ' or (vend - 1)[0] == c'\t'):
             vend -= 1
         q += 2
         if p.nheaders >= p.limits.max_headers:
-            return _err(p, 431, b"too many header fields")
+            return _refuse(p, R_TOO_MANY_FIELDS)
         if p.slots != NULL:
             p.slots[p.nheaders].name_off = <uint32_t>(name - head)
             p.slots[p.nheaders].name_len = <uint32_t>name_len
@@ -417,39 +476,39 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
         c = <unsigned char>name[0] | 0x20
         if name_len == 4 and c == c'h' and _ieq(name, 4, b"host", 4):
             if p.has_host:
-                return _err(p, 400, b"duplicate Host")
+                return _refuse(p, R_DUPLICATE_HOST)
             p.has_host = True
         elif name_len == 14 and c == c'c' and _ieq(name, 14, b"content-length", 14):
-            if _content_length(p, value, vend - value) < 0:
-                return -1
+            if not _content_length(p, value, vend - value):
+                return False
         elif name_len == 17 and c == c't' and _ieq(name, 17, b"transfer-encoding", 17):
             _transfer_encoding(p, value, vend - value)
         elif name_len == 10 and c == c'c' and _ieq(name, 10, b"connection", 10):
             _connection(p, value, vend - value)
         elif name_len == 6 and c == c'e' and _ieq(name, 6, b"expect", 6):
-            if _expect(p, value, vend - value) < 0:
-                return -1
+            if not _expect(p, value, vend - value):
+                return False
 
     if p.method == M_CONNECT:
-        return _err(p, 501, b"CONNECT not supported")
+        return _refuse(p, R_CONNECT)
     if not _valid_target_form(p, head + p.target_off, p.target_len):
-        return _err(p, 400, b"invalid request-target")
+        return _refuse(p, R_INVALID_TARGET)
     if p.version_minor == 1 and not p.has_host:
-        return _err(p, 400, b"missing Host")      # RFC 9112 3.2
+        return _refuse(p, R_MISSING_HOST)      # RFC 9112 3.2
     if p.has_te:
         # RFC 9112 6.1: both framings present is a smuggling attempt; a 1.0
         # message with Transfer-Encoding has faulty framing.
         if p.has_cl:
-            return _err(p, 400, b"both Content-Length and Transfer-Encoding")
+            return _refuse(p, R_CL_AND_TE)
         if p.version_minor == 0:
-            return _err(p, 400, b"Transfer-Encoding in HTTP/1.0")
+            return _refuse(p, R_TE_IN_HTTP10)
         if p.te_unknown:
-            return _err(p, 501, b"unsupported transfer coding")
+            return _refuse(p, R_UNSUPPORTED_CODING)
         if p.te_bad or not p.te_chunked_final:
-            return _err(p, 400, b"invalid Transfer-Encoding")
+            return _refuse(p, R_INVALID_TE)
         p.chunked = True
     elif p.content_length > p.limits.max_body_size:
-        return _err(p, 413, b"request body too large")
+        return _refuse(p, R_BODY_TOO_LARGE)
 
     if p.version_minor == 0:
         p.keep_alive = p.conn_keep_alive and not p.conn_close
@@ -458,7 +517,7 @@ cdef int _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept nog
         p.keep_alive = not p.conn_close
     if not p.chunked and p.content_length == 0:
         p.expect_continue = False
-    return 0
+    return True
 
 
 cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) noexcept nogil:
@@ -478,15 +537,15 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
             c = <unsigned char>data[i]
             if p.after_cr:
                 if c != c'\n':
-                    return _fail(p, 400, b"bare CR")
+                    return _refuse(p, R_BARE_CR)
                 p.after_cr = False
                 p.leading += 1
                 if p.leading > MAX_LEADING_EMPTY_LINES:
-                    return _fail(p, 400, b"too many empty lines")
+                    return _refuse(p, R_TOO_MANY_EMPTY_LINES)
             elif c == c'\r':
                 p.after_cr = True
             elif c == c'\n':
-                return _fail(p, 400, b"bare LF")
+                return _refuse(p, R_BARE_LF)
             else:
                 break
             i += 1
@@ -504,14 +563,14 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
             i += 1
             p.head_seen += 1
             if c != c'\n':
-                return _fail(p, 400, b"bare CR")
+                return _refuse(p, R_BARE_CR)
             p.after_cr = False
             if p.line_len == 0:
                 complete = True                # the empty line: head complete
                 break
             p.nlines += 1
             if p.nlines > const_limits.max_headers + 1:
-                return _fail(p, 431, b"too many header fields")
+                return _refuse(p, R_TOO_MANY_FIELDS)
             p.line_len = 0
             continue
         # A run of line bytes up to the next CR; it must hold no LF. Two
@@ -527,13 +586,13 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
         p.head_seen += run
         i += run
         if p.nlines == 0 and p.line_len > const_limits.max_request_line:
-            return _fail(p, 414, b"request-line too long")
+            return _refuse(p, R_REQUEST_LINE_TOO_LONG)
         if p.head_seen > const_limits.max_head_size:
             if p.nlines == 0:
-                return _fail(p, 414, b"request-line too long")
-            return _fail(p, 431, b"request header fields too large")
+                return _refuse(p, R_REQUEST_LINE_TOO_LONG)
+            return _refuse(p, R_HEAD_TOO_LARGE)
         if lf != NULL:
-            return _fail(p, 400, b"bare LF")
+            return _refuse(p, R_BARE_LF)
         if cr == NULL:
             break
         i += 1
@@ -543,19 +602,19 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
     if not complete:
         # Data ended inside the head: keep what we have of it.
         if not _hbuf_append(p, data + start, length - start):
-            return _fail(p, 503, b"out of memory")
+            return _refuse(p, R_OUT_OF_MEMORY)
         p.event = HP_NEED_MORE
         return length
 
     if p.hlen:
         if not _hbuf_append(p, data + start, i - start):
-            return _fail(p, 503, b"out of memory")
+            return _refuse(p, R_OUT_OF_MEMORY)
         p.head = p.hbuf
         p.head_len = p.hlen
     else:
         p.head = data + start
         p.head_len = i - start
-    if _parse_head(p, p.head, p.head_len) < 0:
+    if not _parse_head(p, p.head, p.head_len):
         return i
     p.event = HP_HEAD
     if p.chunked:
@@ -593,12 +652,15 @@ cdef Py_ssize_t _feed_chunked(HttpParser *p, const char *data, Py_ssize_t length
         i += 1
         if p.state == S_CHUNK_SIZE:
             if _is(c, C_HEX):
-                if p.chunk_digits >= 15:
-                    return _fail(p, 400, b"chunk size too long")
+                # RFC 9112 7.1 allows any number of leading zeros: the value
+                # is limited, not the digits. Below 16**15 it cannot
+                # overflow (and is far past any max_body_size).
+                if p.remaining >> 56:
+                    return _refuse(p, R_CHUNK_SIZE_TOO_LARGE)
                 p.remaining = p.remaining * 16 + _hexval(c)
-                p.chunk_digits += 1
-            elif p.chunk_digits == 0:
-                return _fail(p, 400, b"invalid chunk size")
+                p.chunk_has_digit = True
+            elif not p.chunk_has_digit:
+                return _refuse(p, R_INVALID_CHUNK_SIZE)
             elif c == c'\r':
                 p.state = S_CHUNK_SIZE_LF
             elif c == c';':
@@ -606,74 +668,74 @@ cdef Py_ssize_t _feed_chunked(HttpParser *p, const char *data, Py_ssize_t length
             elif c == c' ' or c == c'\t':
                 p.state = S_CHUNK_BWS
             else:
-                return _fail(p, 400, b"invalid chunk size")
+                return _refuse(p, R_INVALID_CHUNK_SIZE)
         elif p.state == S_CHUNK_BWS:
             if c == c';':
                 p.state = S_CHUNK_EXT
             elif c != c' ' and c != c'\t':
-                return _fail(p, 400, b"invalid chunk size")
+                return _refuse(p, R_INVALID_CHUNK_SIZE)
         elif p.state == S_CHUNK_EXT:
             if c == c'\r':
                 p.state = S_CHUNK_SIZE_LF
             elif not _is(c, C_VALUE):
-                return _fail(p, 400, b"invalid chunk extension")
+                return _refuse(p, R_INVALID_CHUNK_EXT)
             else:
                 p.chunk_ext_len += 1
                 if p.chunk_ext_len > MAX_CHUNK_EXT:
-                    return _fail(p, 400, b"chunk extension too long")
+                    return _refuse(p, R_CHUNK_EXT_TOO_LONG)
         elif p.state == S_CHUNK_SIZE_LF:
             if c != c'\n':
-                return _fail(p, 400, b"bare CR in chunk size line")
-            p.chunk_digits = 0
+                return _refuse(p, R_CHUNK_SIZE_BARE_CR)
+            p.chunk_has_digit = False
             p.chunk_ext_len = 0
             if p.remaining == 0:
                 p.state = S_TRAILER_START
             else:
                 p.body_seen += p.remaining
                 if p.body_seen > p.limits.max_body_size:
-                    return _fail(p, 413, b"request body too large")
+                    return _refuse(p, R_BODY_TOO_LARGE)
                 p.state = S_CHUNK_DATA
         elif p.state == S_CHUNK_DATA_CR:
             if c != c'\r':
-                return _fail(p, 400, b"missing CRLF after chunk data")
+                return _refuse(p, R_MISSING_CHUNK_CRLF)
             p.state = S_CHUNK_DATA_LF
         elif p.state == S_CHUNK_DATA_LF:
             if c != c'\n':
-                return _fail(p, 400, b"missing CRLF after chunk data")
+                return _refuse(p, R_MISSING_CHUNK_CRLF)
             p.state = S_CHUNK_SIZE
         else:
             # The trailer section: field lines as in the head, then CRLF.
             p.trailer_len += 1
             if p.trailer_len > p.limits.max_head_size:
-                return _fail(p, 431, b"trailer section too large")
+                return _refuse(p, R_TRAILER_TOO_LARGE)
             if p.state == S_TRAILER_START:
                 if c == c'\r':
                     p.state = S_TRAILER_END_LF
                 elif _is(c, C_TCHAR):
                     p.state = S_TRAILER_NAME
                 elif c == c' ' or c == c'\t':
-                    return _fail(p, 400, b"obsolete line folding")
+                    return _refuse(p, R_OBS_FOLD)
                 else:
-                    return _fail(p, 400, b"invalid trailer field")
+                    return _refuse(p, R_INVALID_TRAILER_FIELD)
             elif p.state == S_TRAILER_NAME:
                 if c == c':':
                     p.state = S_TRAILER_VALUE
                 elif c == c' ' or c == c'\t':
-                    return _fail(p, 400, b"whitespace before colon")
+                    return _refuse(p, R_WHITESPACE_BEFORE_COLON)
                 elif not _is(c, C_TCHAR):
-                    return _fail(p, 400, b"invalid trailer field")
+                    return _refuse(p, R_INVALID_TRAILER_FIELD)
             elif p.state == S_TRAILER_VALUE:
                 if c == c'\r':
                     p.state = S_TRAILER_LF
                 elif not _is(c, C_VALUE):
-                    return _fail(p, 400, b"invalid character in trailer field")
+                    return _refuse(p, R_INVALID_TRAILER_VALUE)
             elif p.state == S_TRAILER_LF:
                 if c != c'\n':
-                    return _fail(p, 400, b"bare CR")
+                    return _refuse(p, R_BARE_CR)
                 p.state = S_TRAILER_START
             elif p.state == S_TRAILER_END_LF:
                 if c != c'\n':
-                    return _fail(p, 400, b"bare CR")
+                    return _refuse(p, R_BARE_CR)
                 p.state = S_DONE
                 p.event = HP_COMPLETE
                 return i
@@ -736,7 +798,7 @@ class HttpParseError(Exception):
 
 
 cdef object parser_error(HttpParser *p):
-    return HttpParseError(p.error_status, p.error_reason.decode("ascii"))
+    return HttpParseError(refusal_status(p.refusal), refusal_reason(p.refusal).decode("ascii"))
 
 
 class ParsedRequest:
@@ -799,21 +861,19 @@ cdef class RequestParser:
     cdef readonly bint closed
 
     def __cinit__(self):
-        limits_init(&self._limits)
         self._slots = NULL
+        limits_from(&self._limits, DEFAULT_LIMITS)
         parser_init(&self._p, &self._limits, NULL)
 
-    def __init__(self, *, max_request_line=DEFAULT_MAX_REQUEST_LINE,
-                 max_head_size=DEFAULT_MAX_HEAD_SIZE, max_headers=DEFAULT_MAX_HEADERS,
-                 max_body_size=DEFAULT_MAX_BODY_SIZE):
-        if min(max_request_line, max_head_size, max_headers, max_body_size) < 1:
-            raise ValueError("limits must be positive")
-        self._limits.max_request_line = max_request_line
-        self._limits.max_head_size = max_head_size
-        self._limits.max_headers = max_headers
-        self._limits.max_body_size = max_body_size
+    def __init__(self, **limits):
+        """``limits``: any of DEFAULT_LIMITS' keys (the parser's options in
+        cyreactor.http_options)."""
+        unknown = set(limits) - set(DEFAULT_LIMITS)
+        if unknown:
+            raise TypeError(f"unknown limit(s): {', '.join(sorted(unknown))}")
+        limits_from(&self._limits, resolve(limits))
         free(self._slots)
-        self._slots = <HeaderSlot *>realloc(NULL, sizeof(HeaderSlot) * max_headers)
+        self._slots = <HeaderSlot *>realloc(NULL, sizeof(HeaderSlot) * self._limits.max_headers)
         if self._slots == NULL:
             raise MemoryError()
         parser_free(&self._p)
@@ -903,7 +963,7 @@ def _bench_feed(data, Py_ssize_t repeat):
     cdef Py_ssize_t done = 0
     cdef HttpLimits limits
     cdef HttpParser p
-    limits_init(&limits)
+    limits_from(&limits, DEFAULT_LIMITS)
     for r in range(repeat):
         parser_init(&p, &limits, NULL)
         buf = buf0

@@ -13,46 +13,62 @@ The streaming form: a ``RequestHandler`` subclass, one instance per request,
 that receives the body in pieces (``on_body``) and answers through a
 ``ResponseWriter`` (``self.response.start/write/end``), at any time.
 
-An exception in user code answers 500 (or drops the connection if part of the
-response is already out), is logged with its traceback on the
-``cyreactor.http`` logger, and the server keeps serving.
+An exception in user code answers 500 (or drops the connection if part of
+the response is already out), goes to the reactor's exception handler with
+the request's method, path and peer, and the server keeps serving.
 
-Limits and timeouts (keyword arguments of ``serve``/``HttpServer``), with
-their defaults:
+Limits and timeouts (keyword arguments of ``serve``/``HttpServer``, flags of
+``python -m cyreactor``), with their defaults; the one table they come from
+is ``cyreactor.http_options``:
 
-==================  ==========  ==============================================
-max_request_line    8192        bytes in the request line (414)
-max_head_size       65536       request line + header fields (431)
-max_headers         100         header fields (431)
-max_body_size       64 MiB      decoded body (413); 1 GiB for the demo server,
-                                which discards bodies as they stream in
-header_timeout      10 s        a head must arrive whole within this (408)
-body_timeout        30 s        at most this long between pieces of a body (408)
-keepalive_timeout   15 s        idle time between requests, then close
-send_timeout        60 s        longest time a client may leave our responses
-                                unread (no drain progress), then abort
-linger_timeout      2 s         after the last response (half-closed), how
-                                long to drain input before closing
-max_connections     50000       past it new connections get 503 and a close
-access_log          False       one log line per request on
-                                ``cyreactor.http.access`` (INFO)
-==================  ==========  ==============================================
+=================  ===================  ================================================
+max_request_line   8192 bytes           bytes in the request line (414, as soon as the
+                                        line is longer, complete or not)
+max_head_size      65536 bytes          request line and header fields (the trailer
+                                        section too) (431)
+max_headers        100                  header fields (431)
+max_body_size      64 MiB (1 GiB demo)  decoded request body; the demo server discards
+                                        bodies as they arrive (413, from Content-Length
+                                        at once or when the chunks pass it)
+header_timeout     10 s                 a head, blank lines before it included, must
+                                        arrive whole within this of its first byte; more
+                                        bytes do not extend it (408, close)
+body_timeout       30 s                 longest silence inside a body (408, close)
+min_body_rate      500 bytes/s          after the first body_timeout of a body, the
+                                        least average rate it must keep up (0: no
+                                        minimum) (408, close)
+keepalive_timeout  15 s                 idle time between requests (close)
+send_timeout       60 s                 longest time a client may leave our responses
+                                        unread (no progress draining the write buffer),
+                                        also while the connection is closing (abort)
+linger_timeout     2 s                  after the last response, half-closed: how long
+                                        input is read and dropped so that a reset does
+                                        not destroy the response (close)
+max_connections    50000                open connections (503 and a close for a new one;
+                                        the others go on)
+shutdown_timeout   10 s                 on shutdown (SIGINT/SIGTERM for serve()),
+                                        longest wait for responses in flight (close the
+                                        rest)
+access_log         off                  one INFO line per request on the
+                                        cyreactor.http.access logger
+=================  ===================  ================================================
 """
 import logging
 import signal
 import threading
 
+from cyreactor import http_options
 from cyreactor._http import (
     DEMO_BODY,
     Headers,
-    HttpConfig,
     Request,
     RequestHandler,
     Response,
     ResponseWriter,
+    ServerCore,
     http_date,
 )
-from cyreactor._httpparser import DEFAULT_LIMITS, HttpParseError, RequestParser, parse_requests
+from cyreactor._httpparser import HttpParseError, RequestParser, parse_requests
 from cyreactor._loop import Reactor
 
 __all__ = [
@@ -75,17 +91,9 @@ __all__ = [
 
 logger = logging.getLogger("cyreactor.http")
 
-DEFAULTS = {
-    **DEFAULT_LIMITS,
-    "max_body_size": 64 * 1024 * 1024,
-    "header_timeout": 10.0,
-    "body_timeout": 30.0,
-    "keepalive_timeout": 15.0,
-    "send_timeout": 60.0,
-    "linger_timeout": 2.0,
-    "max_connections": 50000,
-    "access_log": False,
-}
+# Every option's default for an app (the demo server's differ where the
+# table says so).
+DEFAULTS = http_options.defaults()
 
 
 class HttpServer:
@@ -93,29 +101,23 @@ class HttpServer:
 
     ``app`` is a function ``app(request) -> Response``, a ``RequestHandler``
     subclass, or None for the demo server's fixed response. Keyword options
-    are the limits and timeouts listed in this module's docstring.
+    are the limits and timeouts listed in this module's docstring. ``core``
+    is the ``ServerCore``: the reactor's handler factory, with the counters.
     """
 
     def __init__(self, app=None, **options):
-        unknown = set(options) - set(DEFAULTS)
-        if unknown:
-            raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
-        settings = dict(DEFAULTS)
-        if app is None:
-            settings["max_body_size"] = 1 << 30
-        settings.update(options)
         handler_class = None
         if isinstance(app, type) and issubclass(app, RequestHandler):
             handler_class, app = app, None
         elif app is not None and not callable(app):
             raise TypeError("app must be callable or a RequestHandler subclass")
-        self.config = HttpConfig(app, handler_class=handler_class, **settings)
+        self.core = ServerCore(app, handler_class=handler_class, **options)
         self.listeners = []
 
     def listen(self, reactor, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024):
         """Starts accepting on ``host:port``; returns the reactor's Listener
         (``listener.sockname`` has the real port when ``port`` is 0)."""
-        listener = reactor.listen(host, port, self.config, backlog=backlog, reuse_port=reuse_port)
+        listener = reactor.listen(host, port, self.core, backlog=backlog, reuse_port=reuse_port)
         self.listeners.append(listener)
         return listener
 
@@ -124,26 +126,32 @@ class HttpServer:
             listener.close()
         self.listeners = []
 
-    def shutdown(self, reactor, *, timeout=10.0, callback=None):
+    def shutdown(self, reactor, *, timeout=None, callback=None, stop_reactor=True):
         """Graceful stop: closes the listeners, closes idle connections,
-        lets busy ones finish their current response, and calls
-        ``callback()`` (e.g. ``reactor.stop``) once every connection is gone
-        or ``timeout`` seconds have passed. Runs on the reactor's thread."""
+        lets busy ones finish their current response, and once every
+        connection is gone or ``timeout`` seconds (default: the
+        ``shutdown_timeout`` option) have passed, calls ``callback()`` if
+        given and stops ``reactor`` unless ``stop_reactor`` is false, so
+        ``run()`` returns. Runs on the reactor's thread."""
         self.stop_accepting()
-        self.config.shutdown()
+        self.core.shutdown()
+        if timeout is None:
+            timeout = self.core.options["shutdown_timeout"]
         deadline = reactor.time() + timeout
 
         def check():
-            if self.config.open_connections == 0 or reactor.time() >= deadline:
-                if callback is not None:
-                    callback()
-            else:
+            if self.core.open_connections and reactor.time() < deadline:
                 reactor.call_later(0.02, check)
+                return
+            if callback is not None:
+                callback()
+            if stop_reactor:
+                reactor.stop()
 
         check()
 
     def stats(self):
-        return self.config.stats()
+        return self.core.stats()
 
 
 # mallopt(3) parameters from <malloc.h>.
@@ -173,9 +181,10 @@ def keep_freed_memory(max_block):
                 and libc.mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
 
 
-def serve(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024,
-          shutdown_timeout=10.0, ready=None, tune_malloc=True, **options):
-    """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully).
+def serve(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ready=None,
+          tune_malloc=True, **options):
+    """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully, within
+    the ``shutdown_timeout`` option).
 
     ``ready(sockname)`` is called once listening, with the bound address.
     Signal handlers are installed only on the main thread; to run a server
@@ -185,12 +194,13 @@ def serve(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024,
     """
     server = HttpServer(app, **options)
     if tune_malloc and app is not None:
-        keep_freed_memory(server.config.limits["max_body_size"])
+        keep_freed_memory(server.core.options["max_body_size"])
     with Reactor() as reactor:
         listener = server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog)
 
         def stop():
-            server.shutdown(reactor, timeout=shutdown_timeout, callback=reactor.stop)
+            logger.info("stopping: finishing responses in flight")
+            server.shutdown(reactor)
 
         if threading.current_thread() is threading.main_thread():
             reactor.add_signal_handler(signal.SIGINT, stop)

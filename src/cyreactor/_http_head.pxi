@@ -1,0 +1,242 @@
+# ---------------------------------------------------------------- response heads
+#
+# One builder for every head made from Python values (the demo's are
+# prebuilt): the status line, the user's fields (names must be tokens, values
+# hold no CR, LF or NUL), Date, then the framing fields and Connection. The
+# framing is decided in one place, _frame(), once the user's fields have been
+# read, so a content-length among them is seen in the same single pass.
+
+cdef const char *_HEXDIGITS = b"0123456789abcdef"
+cdef const char *CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+# "HTTP/1.1 200 OK\r\n" for every status Python knows, indexed by status.
+cdef list _STATUS_LINES = [None] * 600
+for _st in _stdlib_http.HTTPStatus:
+    if 100 <= _st.value < 600:
+        _STATUS_LINES[_st.value] = b"HTTP/1.1 %d %s\r\n" % (_st.value, _st.phrase.encode("ascii"))
+
+
+cdef str _phrase(int status):
+    try:
+        return _stdlib_http.HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+cdef inline int _check_status(int status) except -1:
+    # Final responses only: 1xx are the server's own (100 Continue).
+    if not 200 <= status <= 999:
+        raise ValueError(f"invalid response status {status}")
+    return 0
+
+
+cdef int _out_put(Out *o, const char *data, Py_ssize_t n) except -1:
+    cdef char *nbuf
+    cdef Py_ssize_t cap
+    if o.length + n > o.cap:
+        cap = o.cap * 2
+        while cap < o.length + n:
+            cap *= 2
+        if o.heap:
+            nbuf = <char *>realloc(o.buf, cap)
+        else:
+            nbuf = <char *>malloc(cap)
+            if nbuf != NULL:
+                memcpy(nbuf, o.buf, o.length)
+        if nbuf == NULL:
+            raise MemoryError()
+        o.buf = nbuf
+        o.cap = cap
+        o.heap = True
+    memcpy(o.buf + o.length, data, n)
+    o.length += n
+    return 0
+
+
+cdef int _out_int(Out *o, long long v) except -1:
+    cdef char digits[24]
+    cdef int i = 24
+    if v == 0:
+        return _out_put(o, b"0", 1)
+    while v > 0:
+        i -= 1
+        digits[i] = _HEXDIGITS[v % 10]
+        v //= 10
+    return _out_put(o, digits + i, 24 - i)
+
+
+cdef inline int _out_bytes(Out *o, bytes b) except -1:
+    return _out_put(o, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
+
+
+cdef bytes _field_bytes(object v, bint name):
+    cdef bytes b
+    cdef const char *s
+    cdef Py_ssize_t i, n
+    if type(v) is bytes:
+        b = <bytes>v
+    elif isinstance(v, str):
+        b = (<str>v).encode("latin-1")
+    elif isinstance(v, (bytearray, memoryview)):
+        b = bytes(v)
+    elif not name and isinstance(v, int):
+        b = str(v).encode("ascii")
+    else:
+        raise TypeError(f"header {'name' if name else 'value'} must be str or bytes, not {type(v).__name__}")
+    s = PyBytes_AS_STRING(b)
+    n = PyBytes_GET_SIZE(b)
+    if name:
+        if n == 0:
+            raise ValueError("empty header name")
+        for i in range(n):
+            if s[i] <= c' ' or s[i] == c':' or <unsigned char>s[i] >= 0x7F:
+                raise ValueError(f"invalid header name {b!r}")
+    else:
+        # No CR, LF or NUL: a value must not end the field or inject another.
+        for i in range(n):
+            if s[i] == c'\r' or s[i] == c'\n' or s[i] == 0:
+                raise ValueError(f"invalid header value {b!r}")
+    return b
+
+
+cdef inline bint _name_is(bytes name, const char *lower, Py_ssize_t n) noexcept:
+    cdef const char *s = PyBytes_AS_STRING(name)
+    cdef Py_ssize_t i
+    if PyBytes_GET_SIZE(name) != n:
+        return False
+    for i in range(n):
+        if (<unsigned char>s[i] | 0x20) != <unsigned char>lower[i]:
+            return False
+    return True
+
+
+cdef inline void _frame(Framing *f) noexcept:
+    # RFC 9110 6.4.1: 204 and 304 have no content, so no framing field. A
+    # known length is sent as content-length; an unknown one is chunked
+    # (RFC 9112 7.1), or to an HTTP/1.0 client, which has no chunked coding,
+    # delimited by closing the connection (RFC 9112 6.3).
+    f.no_body = f.status == 204 or f.status == 304
+    f.chunked = False
+    if f.no_body:
+        f.length = -1
+    elif f.length < 0:
+        f.chunked = not f.http10
+        if not f.chunked:
+            f.keep_alive = False
+
+
+cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -1:
+    """Writes the head for ``f`` with the user's ``headers`` (pairs or a
+    dict, iterated once) and fills in ``f``'s outputs. The user's
+    content-length and transfer-encoding are not copied (the server frames
+    the body); their connection: close is honoured."""
+    cdef bytes line, bname, bvalue
+    cdef ConnectionField field
+    cdef long long user_length = -1
+    cdef bint user_date = False
+    line = _STATUS_LINES[f.status] if reason is None and 100 <= f.status < 600 else None
+    if line is None:
+        if reason is None:
+            reason = _phrase(f.status)
+        line = b"HTTP/1.1 %d %s\r\n" % (f.status, _field_bytes(reason, False))
+    _out_bytes(o, line)
+    if headers:
+        if isinstance(headers, dict):
+            headers = headers.items()
+        for name, value in headers:
+            bname = _field_bytes(name, True)
+            bvalue = _field_bytes(value, False)
+            if _name_is(bname, b"content-length", 14):
+                if f.length < 0:
+                    # Stands in for a length the caller did not give.
+                    user_length = int(bvalue)
+                    if user_length < 0:
+                        raise ValueError("negative content-length")
+                continue
+            if _name_is(bname, b"transfer-encoding", 17):
+                continue
+            if _name_is(bname, b"date", 4):
+                user_date = True
+            elif _name_is(bname, b"connection", 10):
+                if b"close" in bvalue.lower():
+                    f.keep_alive = False
+                continue
+            _out_bytes(o, bname)
+            _out_put(o, b": ", 2)
+            _out_bytes(o, bvalue)
+            _out_put(o, b"\r\n", 2)
+    if not user_date:
+        _refresh_date()
+        _out_put(o, b"date: ", 6)
+        _out_put(o, _date, 29)
+        _out_put(o, b"\r\n", 2)
+    if f.length < 0:
+        f.length = user_length
+    _frame(f)
+    if f.length >= 0:
+        _out_put(o, b"content-length: ", 16)
+        _out_int(o, f.length)
+        _out_put(o, b"\r\n", 2)
+    elif f.chunked:
+        _out_put(o, b"transfer-encoding: chunked\r\n", 28)
+    field = _connection_field(f)
+    if field == CONN_CLOSE:
+        _out_put(o, b"connection: close\r\n", 19)
+    elif field == CONN_KEEP_ALIVE:
+        _out_put(o, b"connection: keep-alive\r\n", 24)
+    _out_put(o, b"\r\n", 2)
+    return 0
+
+
+cdef inline ConnectionField _connection_field(const Framing *f) noexcept:
+    # RFC 9112 9.3: HTTP/1.1 persists unless "close" is said; HTTP/1.0 only
+    # if "keep-alive" is.
+    if not f.keep_alive:
+        return CONN_CLOSE
+    return CONN_KEEP_ALIVE if f.http10 else CONN_DEFAULT
+
+
+cdef object _send_head(Connection conn, Framing *f, object reason, object headers):
+    """Builds a head, on the stack unless it is large, and writes it to
+    ``conn``; with ``conn`` None, returns it as bytes instead."""
+    cdef char stack[HEAD_STACK]
+    cdef Out o
+    o.buf = stack
+    o.length = 0
+    o.cap = HEAD_STACK
+    o.heap = False
+    try:
+        _build_head(&o, f, reason, headers)
+        if conn is None:
+            return PyBytes_FromStringAndSize(o.buf, o.length)
+        conn.write_buffer(o.buf, o.length)
+        return None
+    finally:
+        if o.heap:
+            free(o.buf)
+
+
+cdef bytes _error_response(int status, str reason):
+    body = f"{status} {_phrase(status)}: {reason}\n".encode("utf-8", "replace")
+    _refresh_date()
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"content-length: %d\r\nconnection: close\r\ndate: %s\r\n\r\n%s"
+            % (status, _phrase(status).encode("ascii"), len(body),
+               PyBytes_FromStringAndSize(_date, 29), body))
+
+
+def _bench_build_head(Response response not None, Py_ssize_t repeat):
+    """Serializes ``response``'s head ``repeat`` times with the server's own
+    head builder (as a keep-alive HTTP/1.1 answer); returns the last head.
+    For bench/test_bench_http_writer.py."""
+    cdef Framing f
+    cdef Py_ssize_t i
+    cdef object body = _as_bytes(response.body)
+    head = b""
+    for i in range(repeat):
+        f.status = response.status
+        f.length = PyBytes_GET_SIZE(body) if body is not None else -1
+        f.http10 = False
+        f.keep_alive = True
+        head = _send_head(None, &f, response.reason, response.headers)
+    return head

@@ -1,0 +1,359 @@
+# ---------------------------------------------------------------- the protocol state machine
+
+cdef object _access_logger = logging.getLogger("cyreactor.http.access")
+
+
+cdef inline double _monotonic() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return ts.tv_sec + ts.tv_nsec * 1e-9
+
+
+cdef object _log_access(HttpProtocol proto, int status, object size):
+    try:
+        peer = proto._conn.peername if proto._conn is not None else None
+    except Exception:
+        peer = None
+    _access_logger.info('%s "%s" %d %s', peer[0] if peer else "-", proto._access_line or "-", status, size)
+
+
+cdef str _request_line(HttpParser *p):
+    # Only valid at HP_HEAD: later, p.head may point into a buffer reused.
+    cdef const char *eol = <const char *>memchr(p.head, c'\r', p.head_len)
+    return PyBytes_FromStringAndSize(p.head, eol - p.head).decode("latin-1")
+
+
+cdef class HttpProtocol(Handler):
+    """Base of the HTTP connection handlers, made by a ``ServerCore`` (the
+    reactor's handler factory), never directly."""
+
+    def __init__(self):
+        raise TypeError("HTTP protocols are made by a ServerCore, not directly")
+
+    def __dealloc__(self):
+        parser_free(&self._p)
+        free(self._stash)
+
+    cpdef connection_made(self, Connection conn):
+        cdef ServerCore core = self._core
+        if core is None or conn is None:
+            raise TypeError("connection_made() needs the connection, on a protocol made by a ServerCore")
+        self._conn = conn
+        self._new_head = True
+        if core.shutting_down or core.open_connections >= core.max_connections:
+            core.refused += 1
+            self._send_error(503, "shutting down" if core.shutting_down else "too many connections")
+            return
+        core.open_connections += 1
+        core._protocols.add(self)
+        self._counted = True
+        self._set_deadline(D_HEAD, core.header_timeout)
+
+    cpdef connection_lost(self, object exc):
+        cdef ServerCore core = self._core
+        if self._counted:
+            self._counted = False
+            core.open_connections -= 1
+            core._protocols.discard(self)
+        self._done = True
+        free(self._stash)
+        self._stash = NULL
+        self._stash_len = 0
+        parser_free(&self._p)
+        try:
+            self._on_lost(exc)
+        finally:
+            self._conn = None
+
+    cdef int buffer_received(self, const char *data, Py_ssize_t length) except -1:
+        if self._done or self._conn is None:
+            return 0                 # lingering close: input is discarded
+        _refresh_date()
+        if self._stash_len:
+            # Only if the reactor delivered data despite pause_reading().
+            return self._stash_rest(data, length)
+        self._process(data, length)
+        return self._arm_deadline()
+
+    cpdef eof_received(self):
+        # Always handled here (returns True): the reactor's own close()
+        # would leave a queued tail without a deadline.
+        self._eof = True
+        if self._conn is None:
+            return False
+        if self._done:
+            if not self._conn.closing():
+                self._close()        # lingering: the client has ended too
+        elif self._stash_len or self._blocked:
+            pass                     # answer what we have, then close
+        elif self._p.state == S_START or self._p.state == S_DONE:
+            self._finish_connection(False)
+        else:
+            self._send_error(400, "incomplete request")
+        return True
+
+    cpdef pause_writing(self):
+        self._write_paused = True
+        if not self._done:
+            self._blocked |= B_DRAIN
+            self._arm_deadline()         # send_timeout from now
+
+    cpdef resume_writing(self):
+        self._write_paused = False
+        if self._conn is None:
+            return
+        if self._done:
+            if self._deadline == D_CLOSING:
+                self._watch_closing()    # progress: the send deadline starts over
+            return
+        self._blocked &= ~B_DRAIN
+        # The client made progress: the send deadline starts over if a
+        # streamed body pauses again.
+        self._arm_deadline()
+        self._on_drain()
+        if not self._blocked and not self._done:
+            self._resume_input()
+
+    cpdef timeout_expired(self):
+        cdef Deadline kind = self._deadline
+        cdef Py_ssize_t queued
+        self._deadline = D_NONE
+        if self._conn is None:
+            return True
+        if kind == D_HEAD and parser_head_started(&self._p) or kind == D_BODY:
+            # Slowloris defence: the head (or the body) is too slow.
+            self._send_error(408, "request timeout")
+        elif kind == D_KEEPALIVE or kind == D_HEAD:
+            self._close()
+        elif kind == D_CLOSING or kind == D_LINGER:
+            queued = self._conn.get_write_buffer_size()
+            if queued and (kind == D_LINGER or queued < self._closing_queued):
+                self._watch_closing()        # still sending, and moving
+            elif not queued and kind == D_CLOSING:
+                # Half-closed: the last bytes and the FIN just went out.
+                self._set_deadline(D_LINGER, self._core.linger_timeout)
+            else:
+                self._conn.abort()
+        else:
+            self._done = True
+            self._conn.abort()
+        return True
+
+    # ---- input --------------------------------------------------------------
+
+    cdef int _process(self, const char *data, Py_ssize_t length) except -1:
+        cdef HttpParser *p = &self._p
+        cdef Py_ssize_t n
+        cdef int event
+        while True:
+            if self._blocked:
+                return self._stash_rest(data, length)
+            n = parser_feed(p, data, length)
+            data += n
+            length -= n
+            self._unparsed = length
+            event = p.event
+            if event == HP_NEED_MORE:
+                return 0
+            if event == HP_BODY:
+                self._body_received += p.body_len
+                self._on_body(p.body, p.body_len)
+            elif event == HP_HEAD:
+                if self._core.access_log:
+                    self._access_line = _request_line(p)
+                self._on_head()
+            elif event == HP_COMPLETE:
+                self._new_head = True
+                self._on_complete()
+            else:
+                self._send_error(refusal_status(p.refusal), refusal_reason(p.refusal).decode("ascii"))
+                return 0
+            if self._done:
+                return 0
+
+    cdef int _stash_rest(self, const char *data, Py_ssize_t length) except -1:
+        cdef char *buf
+        cdef Py_ssize_t live = self._stash_len
+        if length <= 0 or self._done:
+            return 0
+        buf = <char *>malloc(live + length)
+        if buf == NULL:
+            raise MemoryError()
+        if live:
+            memcpy(buf, self._stash + self._stash_off, live)
+        memcpy(buf + live, data, length)
+        free(self._stash)
+        self._stash = buf
+        self._stash_off = 0
+        self._stash_len = live + length
+        self._conn.pause_reading()
+        return 0
+
+    cdef int _resume_input(self) except -1:
+        cdef char *buf
+        cdef Py_ssize_t off, n
+        while self._stash_len and not self._blocked and not self._done:
+            buf = self._stash
+            off = self._stash_off
+            n = self._stash_len
+            self._stash = NULL
+            self._stash_off = 0
+            self._stash_len = 0
+            try:
+                self._process(buf + off, n)
+            finally:
+                free(buf)
+        if self._done or self._blocked:
+            return 0
+        if self._eof:
+            if self._p.state == S_START or self._p.state == S_DONE:
+                self._finish_connection(False)
+            else:
+                self._send_error(400, "incomplete request")
+            return 0
+        self._conn.resume_reading()
+        return self._arm_deadline()
+
+    # ---- deadlines ----------------------------------------------------------
+    #
+    # A connection never waits without a deadline, except on the app. What
+    # the one deadline measures, by state (re-armed after every read):
+    #   between requests, nothing of the next  D_KEEPALIVE  keepalive_timeout; close
+    #   a request begun (blank lines count)     D_HEAD       header_timeout from its
+    #                                                        first byte, not extended; 408
+    #   inside a body                           D_BODY       body_timeout of silence;
+    #                                                        and past the first
+    #                                                        body_timeout, under
+    #                                                        min_body_rate on average; 408
+    #   input held back, writes above high water  D_SEND     send_timeout from the last
+    #                                                        drain progress; abort
+    #   input held back for a streamed response  none: the app paces it (long polls,
+    #                                            server-sent events); D_SEND as soon
+    #                                            as the client stops keeping up
+    #   half-closed after the last response     D_LINGER     linger_timeout; abort, or
+    #                                                        D_CLOSING if data is queued
+    #   closing with data queued                D_CLOSING    send_timeout from the last
+    #                                                        drain progress; abort
+    # Every graceful close goes through _close(), which keeps the last one.
+
+    cdef int _set_deadline(self, Deadline kind, double seconds) except -1:
+        self._deadline = kind
+        self._conn.set_timeout(seconds)
+        return 0
+
+    cdef int _arm_deadline(self) except -1:
+        cdef ServerCore core = self._core
+        cdef HttpParser *p = &self._p
+        cdef int state = p.state
+        cdef double now, late
+        if self._done or self._conn is None:
+            return 0
+        if self._blocked & B_DRAIN:
+            if self._deadline != D_SEND:
+                self._set_deadline(D_SEND, core.send_timeout)
+        elif self._blocked:
+            if self._deadline != D_NONE:
+                self._set_deadline(D_NONE, 0.0)
+        elif state == S_START or state == S_DONE or state == S_HEAD:
+            if not parser_head_started(p):
+                self._set_deadline(D_KEEPALIVE, core.keepalive_timeout)
+            elif self._deadline != D_HEAD or self._new_head:
+                self._set_deadline(D_HEAD, core.header_timeout)
+        else:
+            now = _monotonic()
+            if self._deadline != D_BODY or self._new_head:
+                # A new rate window: a new body, or reading again after the
+                # input was held back (that wait is not the client's).
+                self._body_start = now
+                self._body_received = 0
+            elif core.min_body_rate > 0:
+                # Apache mod_reqtimeout's MinRate: after the first
+                # body_timeout, each min_body_rate bytes buy one more
+                # second. A piece arriving now and then no longer holds a
+                # connection for the whole body limit.
+                late = now - self._body_start - core.body_timeout
+                if late > 0 and self._body_received < core.min_body_rate * late:
+                    return self._send_error(408, "request body too slow")
+            self._set_deadline(D_BODY, core.body_timeout)
+        self._new_head = False
+        return 0
+
+    cdef int _watch_closing(self) except -1:
+        # Closing with data queued: send_timeout from now, and the queue's
+        # size to tell progress from a stall when it passes.
+        self._closing_queued = self._conn.get_write_buffer_size()
+        return self._set_deadline(D_CLOSING, self._core.send_timeout)
+
+    # ---- ending -------------------------------------------------------------
+
+    cdef int _close(self) except -1:
+        # The one graceful close: after what is queued has been sent, with a
+        # send deadline while anything is (a client that never reads must
+        # not keep the descriptor, its slot and kernel buffers for ever).
+        self._done = True
+        self._blocked = B_NONE
+        self._conn.close()
+        if self._conn.get_write_buffer_size():
+            return self._watch_closing()
+        return 0
+
+    cdef int _finish_connection(self, bint linger) except -1:
+        # After the last response. With ``linger`` (an error, or input is
+        # still arriving behind the last request) RFC 9112 9.6's staged
+        # close: half-close, then read and discard until the client closes
+        # or linger_timeout passes, so that a reset provoked by unread input
+        # does not destroy the response in flight. A clean exchange the
+        # client ended ("Connection: close", 1.0 without keep-alive) just
+        # closes; when the server ends a keep-alive connection (the app's
+        # "connection: close", shutdown) the client may already be sending
+        # its next request, so that lingers too.
+        if self._conn is None:
+            return 0
+        linger = linger or self._unparsed > 0 or self._stash_len > 0 or self._p.keep_alive
+        self._done = True
+        self._blocked = B_NONE
+        free(self._stash)
+        self._stash = NULL
+        self._stash_len = 0
+        if self._eof or not linger:
+            return self._close()
+        self._conn.write_eof()
+        self._conn.resume_reading()
+        return self._set_deadline(D_LINGER, self._core.linger_timeout)
+
+    cdef int _send_error(self, int status, str reason) except -1:
+        if self._done or self._conn is None:
+            return 0
+        self._core.errors += 1
+        self._conn.write_object(_error_response(status, reason))
+        if self._core.access_log:
+            _log_access(self, status, reason)
+        return self._finish_connection(True)
+
+    cdef bint _idle(self) noexcept:
+        return ((self._p.state == S_START or self._p.state == S_DONE)
+                and not self._stash_len and not self._blocked)
+
+    cdef int _shutdown(self) except -1:
+        if self._done or self._conn is None:
+            return 0
+        if self._idle():
+            self._close()
+        return 0
+
+    # ---- hooks --------------------------------------------------------------
+
+    cdef int _on_head(self) except -1:
+        return 0
+
+    cdef int _on_body(self, const char *data, Py_ssize_t length) except -1:
+        return 0
+
+    cdef int _on_complete(self) except -1:
+        return 0
+
+    cdef int _on_drain(self) except -1:
+        return 0
+
+    cdef int _on_lost(self, object exc) except -1:
+        return 0

@@ -1,0 +1,190 @@
+# ---------------------------------------------------------------- requests
+
+cdef list _METHODS = [None, "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "TRACE", "CONNECT"]
+
+
+cdef bytes _norm_name(object name):
+    if type(name) is bytes:
+        return (<bytes>name).lower()
+    if isinstance(name, str):
+        return (<str>name).encode("latin-1").lower()
+    return bytes(name).lower()
+
+
+@cython.final
+@cython.freelist(64)
+cdef class Headers:
+    """Request header fields: case-insensitive lookup, repeated names kept
+    in order. Names are lower-case bytes, values bytes; lookups take str or
+    bytes."""
+
+    def __init__(self, items=()):
+        self._items = [(_norm_name(k), _field_bytes(v, False)) for k, v in items]
+
+    def get(self, name, default=None):
+        """The first value of ``name``, or ``default``."""
+        key = _norm_name(name)
+        for k, v in self._items:
+            if k == key:
+                return v
+        return default
+
+    def getall(self, name):
+        """Every value of ``name``, in order (a new list, maybe empty)."""
+        key = _norm_name(name)
+        return [v for k, v in self._items if k == key]
+
+    def __getitem__(self, name):
+        value = self.get(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    def __contains__(self, name):
+        return self.get(name) is not None
+
+    def __iter__(self):
+        return iter(self._items)
+
+    def __len__(self):
+        return len(self._items)
+
+    def items(self):
+        """The ``(name, value)`` pairs, as a new list."""
+        return list(self._items)
+
+    def keys(self):
+        return [k for k, v in self._items]
+
+    def __eq__(self, other):
+        if isinstance(other, Headers):
+            return self._items == (<Headers>other)._items
+        return NotImplemented
+
+    def __repr__(self):
+        return f"Headers({self._items!r})"
+
+
+@cython.final
+@cython.freelist(64)
+cdef class Request:
+    """One HTTP request. ``method``, ``target``, ``path``, ``query`` and
+    ``version`` are str; ``headers`` a ``Headers``; ``body`` bytes (None in
+    the streaming ``RequestHandler`` form, which receives it in ``on_body``).
+    Fields are built on first access from one copy of the head."""
+
+    def __cinit__(self):
+        self._slots = NULL
+
+    def __dealloc__(self):
+        free(self._slots)
+
+    def __init__(self):
+        raise TypeError("Request objects are made by the server")
+
+    @property
+    def method(self):
+        if self._method is None:
+            if self._method_id != M_OTHER:
+                self._method = _METHODS[self._method_id]
+            else:
+                self._method = self._head[:self._method_len].decode("ascii")
+        return self._method
+
+    @property
+    def target(self):
+        """The request-target as sent (origin-form "/path?query" usually)."""
+        if self._target is None:
+            self._target = self._head[self._target_off:self._target_off + self._target_len].decode("ascii")
+        return self._target
+
+    @property
+    def path(self):
+        """The target's path, not percent-decoded ("*" for OPTIONS *)."""
+        t = self.target
+        if not t.startswith("/") and "://" in t:
+            t = t.split("://", 1)[1]
+            i = t.find("/")
+            t = t[i:] if i >= 0 else "/"
+        i = t.find("?")
+        return t if i < 0 else t[:i]
+
+    @property
+    def query(self):
+        """What follows "?" in the target, not decoded; "" if none."""
+        t = self.target
+        i = t.find("?")
+        return "" if i < 0 else t[i + 1:]
+
+    @property
+    def version(self):
+        return "1.0" if self._version_minor == 0 else "1.1"
+
+    @property
+    def headers(self):
+        cdef Headers h
+        cdef Py_ssize_t i
+        cdef const char *base
+        cdef HeaderSlot *s
+        if self._headers is None:
+            h = Headers.__new__(Headers)
+            h._items = []
+            if self._head is not None:
+                base = PyBytes_AS_STRING(self._head)
+                for i in range(self._nheaders):
+                    s = &self._slots[i]
+                    h._items.append((
+                        PyBytes_FromStringAndSize(base + s.name_off, s.name_len).lower(),
+                        PyBytes_FromStringAndSize(base + s.value_off, s.value_len),
+                    ))
+            self._headers = h
+        return self._headers
+
+    @property
+    def body(self):
+        return self._body
+
+    @property
+    def raw_head(self):
+        """The request head as received, bytes."""
+        return self._head
+
+    @property
+    def peername(self):
+        return self._conn.peername if self._conn is not None else None
+
+    @property
+    def reactor(self):
+        """The reactor serving this request (for timers in streaming handlers)."""
+        return self._conn.reactor if self._conn is not None else None
+
+    def __repr__(self):
+        if self._head is None:
+            return "<Request>"
+        return f"<Request {self.method} {self.target} HTTP/{self.version}>"
+
+
+cdef Request _make_request(HttpProtocol proto):
+    cdef HttpParser *p = &proto._p
+    cdef Py_ssize_t n = p.nheaders
+    cdef Request r
+    # Copy the parser's scratch slots before any Python object is made: the
+    # scratch is shared by every connection of this server.
+    cdef HeaderSlot *slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * (n if n else 1))
+    if slots == NULL:
+        raise MemoryError()
+    memcpy(slots, p.slots, sizeof(HeaderSlot) * n)
+    r = Request.__new__(Request)
+    r._slots = slots
+    r._nheaders = n
+    r._head = PyBytes_FromStringAndSize(p.head, p.head_len)
+    r._method_id = p.method
+    r._method_len = p.method_len
+    r._target_off = p.target_off
+    r._target_len = p.target_len
+    r._version_minor = p.version_minor
+    r.keep_alive = p.keep_alive
+    r.chunked = p.chunked
+    r.content_length = None if p.chunked else p.content_length
+    r._conn = proto._conn
+    return r

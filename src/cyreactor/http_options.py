@@ -1,0 +1,188 @@
+"""The HTTP server's limits and timeouts: one table, the only place a
+default is written.
+
+Everything else is made from ``OPTIONS`` or checked against it by
+tests/test_http_options.py: the parser's defaults (``DEFAULT_LIMITS``), the
+server's (``cyreactor.http.DEFAULTS``, ``ServerCore``), the command-line
+flags of ``python -m cyreactor`` (``add_arguments``), the keyword arguments
+in ``http.pyi``, the table in ``cyreactor.http``'s docstring and the one in
+docs/HTTP.md. Adding an option is one ``Option(...)`` here, the code that
+obeys it, and the two tables, which ``python -m cyreactor.http_options``
+prints (``--rst`` for the docstring).
+"""
+import argparse
+import textwrap
+from dataclasses import dataclass
+
+__all__ = ["OPTIONS", "Option", "add_arguments", "defaults", "from_arguments", "resolve"]
+
+MiB = 1 << 20
+GiB = 1 << 30
+
+
+@dataclass(frozen=True)
+class Option:
+    """One limit or timeout of the HTTP server."""
+
+    name: str              # the keyword of serve() / HttpServer()
+    default: object
+    meaning: str           # what it bounds, one line
+    breach: str            # what the server does when it is passed
+    unit: str = ""         # "bytes", "s", "bytes/s" or "" (a count or a switch)
+    demo_default: object = None   # the demo server's default, where it differs
+    minimum: int = 1       # the smallest value accepted (timeouts: any value > 0)
+    parser: bool = False   # a limit the request parser enforces itself
+    flag: str = ""         # the command-line flag; by default from the name
+
+    @property
+    def type(self):
+        return type(self.default)
+
+    @property
+    def cli_flag(self):
+        return self.flag or "--" + self.name.replace("_", "-")
+
+    def check(self, value):
+        """``value`` as this option takes it, or TypeError/ValueError."""
+        if self.type is bool:
+            if not isinstance(value, bool):
+                raise TypeError(f"{self.name} must be a bool, not {type(value).__name__}")
+            return value
+        number = (int, float) if self.type is float else int
+        if isinstance(value, bool) or not isinstance(value, number):
+            raise TypeError(f"{self.name} must be {'a number' if self.type is float else 'an int'}, "
+                            f"not {type(value).__name__}")
+        value = self.type(value)
+        if self.type is float:
+            # Timeouts: positive and finite (NaN fails both tests).
+            if not 0 < value < float("inf"):
+                raise ValueError(f"{self.name} must be > 0 and finite")
+        elif value < self.minimum:
+            raise ValueError(f"{self.name} must be >= {self.minimum}")
+        return value
+
+    def describe(self, demo=False):
+        """The default as people write it: ``64 MiB``, ``10 s``, ``off``."""
+        value = self.demo_default if demo and self.demo_default is not None else self.default
+        if self.type is bool:
+            return "on" if value else "off"
+        if self.unit == "bytes" and value >= MiB and value % MiB == 0:
+            return f"{value // GiB} GiB" if value % GiB == 0 else f"{value // MiB} MiB"
+        return f"{value:g} {self.unit}".rstrip()
+
+
+OPTIONS = (
+    Option("max_request_line", 8192, "bytes in the request line", "414, as soon as the line is longer, "
+           "complete or not", "bytes", parser=True),
+    Option("max_head_size", 65536, "request line and header fields (the trailer section too)",
+           "431", "bytes", parser=True),
+    Option("max_headers", 100, "header fields", "431", parser=True),
+    Option("max_body_size", 64 * MiB, "decoded request body; the demo server discards bodies as "
+           "they arrive", "413, from Content-Length at once or when the chunks pass it", "bytes",
+           demo_default=GiB, parser=True),
+    Option("header_timeout", 10.0, "a head, blank lines before it included, must arrive whole within "
+           "this of its first byte; more bytes do not extend it", "408, close", "s"),
+    Option("body_timeout", 30.0, "longest silence inside a body", "408, close", "s"),
+    Option("min_body_rate", 500, "after the first body_timeout of a body, the least average rate "
+           "it must keep up (0: no minimum)", "408, close", "bytes/s", minimum=0),
+    Option("keepalive_timeout", 15.0, "idle time between requests", "close", "s"),
+    Option("send_timeout", 60.0, "longest time a client may leave our responses unread (no progress "
+           "draining the write buffer), also while the connection is closing", "abort", "s"),
+    Option("linger_timeout", 2.0, "after the last response, half-closed: how long input is read and "
+           "dropped so that a reset does not destroy the response", "close", "s"),
+    Option("max_connections", 50000, "open connections", "503 and a close for a new one; the others go on"),
+    Option("shutdown_timeout", 10.0, "on shutdown (SIGINT/SIGTERM for serve()), longest wait for "
+           "responses in flight", "close the rest", "s"),
+    Option("access_log", False, "one INFO line per request on the cyreactor.http.access logger",
+           ""),
+)
+
+_BY_NAME = {o.name: o for o in OPTIONS}
+
+
+def defaults(demo=False):
+    """Every option's default, as a new dict; ``demo``: the demo server's."""
+    return {o.name: o.demo_default if demo and o.demo_default is not None else o.default
+            for o in OPTIONS}
+
+
+def resolve(options, demo=False):
+    """``defaults(demo)`` updated with ``options``, each checked; TypeError
+    names an unknown option."""
+    unknown = set(options) - set(_BY_NAME)
+    if unknown:
+        raise TypeError(f"unknown option(s): {', '.join(sorted(unknown))}")
+    settings = defaults(demo)
+    for name, value in options.items():
+        settings[name] = _BY_NAME[name].check(value)
+    return settings
+
+
+def add_arguments(parser, demo=False):
+    """Adds every option to an argparse parser (or group) as ``--flag``,
+    with its meaning, what happens past it, and its default."""
+    for o in OPTIONS:
+        value = o.demo_default if demo and o.demo_default is not None else o.default
+        if o.type is bool:
+            parser.add_argument(o.cli_flag, dest=o.name, action="store_true", default=value,
+                                help=f"{o.meaning} (default: {o.describe(demo)})")
+            continue
+        parser.add_argument(o.cli_flag, dest=o.name, type=_argument_type(o), default=value,
+                            metavar=_METAVARS[o.unit],
+                            help=f"{o.meaning}; past it: {o.breach} (default: %(default)s)")
+
+
+_METAVARS = {"bytes": "BYTES", "s": "SECONDS", "bytes/s": "BYTES_PER_S", "": "N"}
+
+
+def _argument_type(option):
+    def parse(text):
+        try:
+            return option.check(option.type(text))
+        except (TypeError, ValueError) as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = option.type.__name__
+    return parse
+
+
+def from_arguments(args):
+    """The options parsed by a parser ``add_arguments`` filled, as keywords."""
+    return {o.name: getattr(args, o.name) for o in OPTIONS}
+
+
+# ---- the tables in the documentation ------------------------------------------
+
+def markdown_table():
+    """The table in docs/HTTP.md."""
+    lines = ["| option | flag | default | bounds | past it |", "|---|---|---|---|---|"]
+    for o in OPTIONS:
+        default = o.describe()
+        if o.demo_default is not None:
+            default += f" ({o.describe(demo=True)} for the demo)"
+        lines.append(f"| `{o.name}` | `{o.cli_flag}` | {default} | {o.meaning} | {o.breach or '–'} |")
+    return "\n".join(lines) + "\n"
+
+
+def rst_table():
+    """The table in cyreactor.http's docstring."""
+    rows = []
+    for o in OPTIONS:
+        default = o.describe() + (f" ({o.describe(demo=True)} demo)" if o.demo_default is not None else "")
+        rows.append((o.name, default, o.meaning + (f" ({o.breach})" if o.breach else "")))
+    w0 = max(len(name) for name, _, _ in rows)
+    w1 = max(len(default) for _, default, _ in rows)
+    rule = f"{'=' * w0}  {'=' * w1}  {'=' * 48}"
+    out = [rule]
+    for name, default, text in rows:
+        first, *rest = textwrap.wrap(text, 48)
+        out.append(f"{name:<{w0}}  {default:<{w1}}  {first}")
+        out.extend(" " * (w0 + w1 + 4) + line for line in rest)
+    out.append(rule)
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.stdout.write(rst_table() if "--rst" in sys.argv[1:] else markdown_table())
