@@ -127,6 +127,30 @@ def check_echo(host, port, tls=False):
                 raise CheckFailed(f"echo of {size} bytes came back different")
 
 
+def tls_resumes(host, port):
+    """Does the server resume a TLS session (a ticket or its cache)? Then
+    wrk's reconnects are abbreviated handshakes, not full ones."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    session = None
+    for _ in range(2):
+        with socket.create_connection((host, port), timeout=TIMEOUT) as raw, \
+                ctx.wrap_socket(raw, session=session) as sock:
+            # TLS 1.3 tickets arrive after the handshake: a request and its
+            # answer make sure they have been read.
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            try:
+                while sock.recv(65536):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
+            if sock.session_reused:
+                return True
+            session = sock.session
+    return False
+
+
 CHECKS = {"full": check_http, "basic": check_http_basic, "echo": check_echo}
 
 

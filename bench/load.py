@@ -114,10 +114,8 @@ def parse_args(argv, suites):
         if s not in suites:
             p.error(f"unknown suite {s!r}")
     try:
-        fields["sizes"] = tuple(parse_size(x) for x in a.sizes.split(",")) if a.sizes else \
-            QUICK_SIZES if a.quick else ()
-        fields["conns"] = tuple(int(x) for x in a.conns.split(",")) if a.conns else \
-            QUICK_CONNS if a.quick else ()
+        fields["sizes"] = tuple(parse_size(x) for x in a.sizes.split(",")) if a.sizes else ()
+        fields["conns"] = tuple(int(x) for x in a.conns.split(",")) if a.conns else ()
     except ValueError as exc:
         p.error(str(exc))
     fields["patterns"] = tuple(a.patterns.split(",")) if a.patterns else ()
@@ -134,6 +132,14 @@ def parse_args(argv, suites):
 
 # --- the plan ----------------------------------------------------------------------
 
+def sweep(settings, suite):
+    """The echo sizes, connection counts and patterns of a suite: the command
+    line's, else the suite's own, else the full sweep (--quick: a short one)."""
+    return (settings.sizes or suite.echo_sizes or (QUICK_SIZES if settings.quick else ECHO_SIZES),
+            settings.conns or suite.echo_conns or (QUICK_CONNS if settings.quick else ECHO_CONNS),
+            settings.patterns or suite.echo_patterns or ECHO_PATTERNS)
+
+
 def plan(settings, peers, suites):
     """(cases, peers_by_case, units, skipped): the cases in order, the peers
     measuring each, the server starts of one round as (peer, [cases]), and
@@ -141,9 +147,7 @@ def plan(settings, peers, suites):
     cases, peers_by_case, skipped = {}, {}, {}
     for sname in settings.suites:
         suite = suites[sname]
-        sizes = settings.sizes or suite.echo_sizes or ECHO_SIZES
-        conns = settings.conns or suite.echo_conns or ECHO_CONNS
-        patterns = settings.patterns or suite.echo_patterns or ECHO_PATTERNS
+        sizes, conns, patterns = sweep(settings, suite)
         for mode in suite.modes:
             for case in expand(mode, sizes, conns, patterns):
                 cases.setdefault(case.key, case)
@@ -200,16 +204,23 @@ class Runner:
         return server
 
     def check(self, peer):
-        """The behaviour check (bench/checks.py); None or why it failed."""
+        """The behaviour check (bench/checks.py): {"check": "ok" or why it
+        failed, and for HTTPS servers "tls_resumes"}."""
         try:
             server = self.start(peer, "ecdsa" if peer.tls else "")
         except RuntimeError as exc:
-            return str(exc)
+            return {"check": str(exc)}
         try:
             checks.CHECKS[peer.check](HOST, server.port, peer.tls)
-            return None
+            result = {"check": "ok"}
+            if peer.serves == "https":
+                result["tls_resumes"] = checks.tls_resumes(HOST, server.port)
+                if result["tls_resumes"]:
+                    self.notes.append(f"{peer.name} resumes TLS sessions: its https-close figures are "
+                                      "for resumed handshakes, not full ones")
+            return result
         except (checks.CheckFailed, OSError) as exc:
-            return f"{type(exc).__name__}: {exc}"
+            return {"check": f"{type(exc).__name__}: {exc}"}
         finally:
             note = server.stop()
             if note:
@@ -268,9 +279,10 @@ def run(settings, peers, suites):
     checked = {}
     if settings.check:
         for peer in dict.fromkeys(p for p, _ in units):
-            why = runner.check(peer)
-            checked[peer.name] = why or "ok"
-            print(f"check {'ok' if not why else 'FAILED'}: {peer.name}" + (f": {why}" if why else ""))
+            checked[peer.name] = result = runner.check(peer)
+            why = None if result["check"] == "ok" else result["check"]
+            print(f"check {'ok' if not why else 'FAILED'}: {peer.name}" + (f": {why}" if why else "")
+                  + (" (resumes TLS sessions)" if result.get("tls_resumes") else ""))
             if why:
                 skipped[peer.name] = f"failed the behaviour check: {why}"
         units = [(p, cs) for p, cs in units if p.name not in skipped]
@@ -320,10 +332,9 @@ def publish(settings, peers, suites, cases, peers_by_case, runs, skipped, checke
         suite = suites[sname]
         mine = [c for c in cases if c.mode in suite.modes and c.key in peers_by_case
                 and any(n in suite.peers for n in peers_by_case[c.key])]
+        sizes, conns, patterns = sweep(settings, suite)
         mine = [c for c in mine if c.load != "echo" or
-                c.size in (settings.sizes or suite.echo_sizes or ECHO_SIZES) and
-                c.conns in (settings.conns or suite.echo_conns or ECHO_CONNS) and
-                c.pattern in (settings.patterns or suite.echo_patterns or ECHO_PATTERNS)]
+                c.size in sizes and c.conns in conns and c.pattern in patterns]
         if not mine:
             continue
         by_case = {c.key: [n for n in peers_by_case[c.key] if n in suite.peers] for c in mine}
@@ -344,7 +355,7 @@ def publish(settings, peers, suites, cases, peers_by_case, runs, skipped, checke
             "schema": JSON_SCHEMA, "suite": sname, "title": suite.title, "refs": list(suite.refs),
             "date": started.isoformat(timespec="seconds"), "command": command,
             "settings": asdict(settings), "machine": info,
-            "peers": {n: {**asdict(peers[n]), "check": checked.get(n)} for n in suite.peers if n in names},
+            "peers": {n: {**asdict(peers[n]), **checked.get(n, {})} for n in suite.peers if n in names},
             "skipped": suite_skipped,
             "cases": {c.key: asdict(c) for c in mine},
             "summary": summary,

@@ -90,7 +90,8 @@ def text_table(summary, cases, refs):
     for case in cases:
         for name, row in summary.get(case.key, {}).items():
             unit = " MiB" if case.load == "idle" else " µs"
-            lines.append((case.key, name, _fmt(row["value"], ".2f", unit), _fmt(row["ops_per_s"], ",.0f"),
+            rate = "" if case.load == "idle" else _fmt(row["ops_per_s"], ",.0f")
+            lines.append((case.key, name, _fmt(row["value"], ".2f", unit), rate,
                           *(_fmt(_ratio(row, r), ".2f") for r in refs), _rounds(row),
                           str(row["errors"]) + (f" ({row['failures']} failed)" if row["failures"] else "")))
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
@@ -197,7 +198,8 @@ def section(suite, cases, summary, refs, meta, charts, skipped, peers, measured)
     if echo:
         lines += [_echo_tables(echo, summary, refs), ""]
     if idle:
-        lines += [_idle_table(idle, summary, refs), ""]
+        lines += [f"{s['idle_connections']:,} idle connections per server.", "",
+                  _idle_table(idle, summary, refs), ""]
     lines += [f"![{os.path.basename(c)}]({os.path.basename(c)})" for c in charts]
     lines += ["", "Servers: " + "; ".join(f"**{n}**: {peers[n].what}" for n in measured) + "."]
     if skipped:

@@ -52,6 +52,7 @@ def serve_forever(start, args, on_loop=None):
         loop.run_forever()
     finally:
         server.close()
+        loop.run_until_complete(asyncio.sleep(0))   # let cancellations land
         loop.close()
 
 

@@ -194,6 +194,9 @@ int main(int argc, char **argv)
     }
     SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER
                               | SSL_MODE_RELEASE_BUFFERS);
+    /* Every handshake a full one, as the registry asks of all TLS peers. */
+    SSL_CTX_set_session_cache_mode(ctx, SSL_SESS_CACHE_OFF);
+    SSL_CTX_set_num_tickets(ctx, 0);
 
     int lfd = listen_tcp(host, port);
     epfd = epoll_create1(EPOLL_CLOEXEC);

@@ -67,15 +67,17 @@ class SocketServer:
         self.task = loop.create_task(self.accept(loop))
 
     async def accept(self, loop):
-        while True:
-            client, _ = await loop.sock_accept(self.sock)
-            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            client.setblocking(False)
-            loop.create_task(echo_socket(loop, client))
+        # The socket is closed here, once the cancelled sock_accept has
+        # removed its reader: a loop may not be handed a closed socket.
+        with self.sock:
+            while True:
+                client, _ = await loop.sock_accept(self.sock)
+                client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                client.setblocking(False)
+                loop.create_task(echo_socket(loop, client))
 
     def close(self):
         self.task.cancel()
-        self.sock.close()
 
 
 def sockets_server(args):
