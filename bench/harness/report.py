@@ -269,7 +269,7 @@ def echo_charts(prefix, cases, summary, refs):
                     ax.grid(True, alpha=0.3)
                 row[0].set_yscale("log")
                 row[0].yaxis.set_major_formatter(ticker.FormatStrFormatter("%g"))
-                row[0].yaxis.set_minor_formatter(ticker.FormatStrFormatter("%g"))
+                row[0].yaxis.set_minor_formatter(ticker.NullFormatter())
                 row[0].tick_params(axis="y", which="both", labelsize=7)
                 row[0].set_ylabel("server CPU µs / message", fontsize=8)
                 row[0].set_title(f"{mode}, {pattern}, {conns} conn.", fontsize=10)
