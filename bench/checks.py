@@ -3,13 +3,14 @@
 A server that answers wrongly would make its numbers meaningless (a server
 that skips the body of a POST, say, looks fast), so load.py runs these once
 per server and leaves the server out of the table if one fails. Also usable
-alone: ``python bench/checks.py http 127.0.0.1 8080`` or ``... echo ...``.
+alone: ``python bench/checks.py full 127.0.0.1 8080`` (or ``basic``, ``echo``;
+``--tls`` for the TLS servers).
 """
 import socket
+import ssl
 import sys
 
 BODY = b"Hello! I am an epoll server."
-RESPONSE_HEAD = b"HTTP/1.1 200 OK\r\n"
 TIMEOUT = 5.0
 
 
@@ -17,9 +18,15 @@ class CheckFailed(Exception):
     pass
 
 
-def _connect(host, port):
+def _connect(host, port, tls=False):
     sock = socket.create_connection((host, port), timeout=TIMEOUT)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    if tls:
+        # The run's certificates are self-signed: nothing to verify against.
+        ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+        sock = ctx.wrap_socket(sock)
     return sock
 
 
@@ -43,7 +50,8 @@ def _read_response(sock, buf):
             raise CheckFailed("connection closed inside a response body")
         buf += chunk
     body, buf = buf[:length], buf[length:]
-    if not lines[0].startswith(RESPONSE_HEAD[:-2]) or body != BODY:
+    # The reason phrase is optional (RFC 9112 section 4): hypercorn sends none.
+    if lines[0].split(b" ")[:2] != [b"HTTP/1.1", b"200"] or body != BODY:
         raise CheckFailed(f"unexpected response {lines[0]!r} body {body!r}")
     return headers, buf
 
@@ -59,9 +67,27 @@ def _expect_closed(sock):
         raise CheckFailed(f"bytes after the last response: {rest[:60]!r}")
 
 
-def check_http(host, port):
-    get = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
-    with _connect(host, port) as sock:
+GET = b"GET / HTTP/1.1\r\nHost: bench\r\n\r\n"
+
+
+def check_http_basic(host, port, tls=False):
+    """For servers we do not own: the demo body, twice on one connection
+    unless the server says it closes (a sync worker may), and a POST body
+    read past."""
+    with _connect(host, port, tls) as sock:
+        sock.sendall(GET)
+        headers, buf = _read_response(sock, b"")
+        if headers.get(b"connection", b"").lower() == b"close":
+            return
+        body = b"x" * 300_000
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: bench\r\nContent-Length: %d\r\n\r\n" % len(body)
+                     + body)
+        _read_response(sock, buf)
+
+
+def check_http(host, port, tls=False):
+    get = GET
+    with _connect(host, port, tls) as sock:
         # Keep-alive: several requests, one at a time, on one connection.
         buf = b""
         for _ in range(3):
@@ -86,8 +112,8 @@ def check_http(host, port):
         _expect_closed(sock)
 
 
-def check_echo(host, port):
-    with _connect(host, port) as sock:
+def check_echo(host, port, tls=False):
+    with _connect(host, port, tls) as sock:
         for size in (1, 1024, 65536, 200_000):
             data = bytes(i % 251 for i in range(size))
             sock.sendall(data)
@@ -101,14 +127,42 @@ def check_echo(host, port):
                 raise CheckFailed(f"echo of {size} bytes came back different")
 
 
+def tls_resumes(host, port):
+    """Does the server resume a TLS session (a ticket or its cache)? Then
+    wrk's reconnects are abbreviated handshakes, not full ones."""
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    ctx.check_hostname = False
+    ctx.verify_mode = ssl.CERT_NONE
+    session = None
+    for _ in range(2):
+        with socket.create_connection((host, port), timeout=TIMEOUT) as raw, \
+                ctx.wrap_socket(raw, session=session) as sock:
+            # TLS 1.3 tickets arrive after the handshake: a request and its
+            # answer make sure they have been read.
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: bench\r\nConnection: close\r\n\r\n")
+            try:
+                while sock.recv(65536):
+                    pass
+            except (OSError, ssl.SSLError):
+                pass
+            if sock.session_reused:
+                return True
+            session = sock.session
+    return False
+
+
+CHECKS = {"full": check_http, "basic": check_http_basic, "echo": check_echo}
+
+
 def main(argv):
-    if len(argv) != 4 or argv[1] not in ("http", "echo"):
-        print("usage: checks.py http|echo HOST PORT", file=sys.stderr)
+    tls = "--tls" in argv
+    argv = [a for a in argv if a != "--tls"]
+    if len(argv) != 4 or argv[1] not in CHECKS:
+        print(f"usage: checks.py {'|'.join(CHECKS)} HOST PORT [--tls]", file=sys.stderr)
         return 2
-    check = check_http if argv[1] == "http" else check_echo
     try:
-        check(argv[2], int(argv[3]))
-    except (CheckFailed, OSError) as exc:
+        CHECKS[argv[1]](argv[2], int(argv[3]), tls)
+    except (CheckFailed, OSError, ssl.SSLError) as exc:
         print(f"FAIL: {exc!r}")
         return 1
     print("ok")

@@ -364,7 +364,7 @@ int main(int argc, char **argv)
 {
     const char *host = "127.0.0.1";
     int port = 8080;
-    parse_host_port(argc, argv, &host, &port);
+    parse_host_port(argc, argv, &host, &port, NULL, NULL);
     raise_nofile();
     install_signals();
     responses_init();

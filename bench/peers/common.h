@@ -23,8 +23,10 @@ static inline void die(const char *what)
     exit(1);
 }
 
-/* --host H --port P, or the positional form: HOST PORT. */
-static inline void parse_host_port(int argc, char **argv, const char **host, int *port)
+/* --host H --port P, or the positional form: HOST PORT. The TLS peers also
+ * take --cert FILE --key FILE (pass NULL for both elsewhere). */
+static inline void parse_host_port(int argc, char **argv, const char **host, int *port,
+                                   const char **cert, const char **key)
 {
     int positional = 0;
     for (int i = 1; i < argc; i++) {
@@ -32,13 +34,18 @@ static inline void parse_host_port(int argc, char **argv, const char **host, int
             *host = argv[++i];
         } else if (!strcmp(argv[i], "--port") && i + 1 < argc) {
             *port = atoi(argv[++i]);
+        } else if (cert && !strcmp(argv[i], "--cert") && i + 1 < argc) {
+            *cert = argv[++i];
+        } else if (key && !strcmp(argv[i], "--key") && i + 1 < argc) {
+            *key = argv[++i];
         } else if (argv[i][0] != '-') {
             if (positional++ == 0)
                 *host = argv[i];
             else
                 *port = atoi(argv[i]);
         } else {
-            fprintf(stderr, "usage: %s [--host 127.0.0.1] [--port 8080]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--host 127.0.0.1] [--port 8080]%s\n", argv[0],
+                    cert ? " --cert FILE --key FILE" : "");
             exit(2);
         }
     }

@@ -1,4 +1,4 @@
-"""asyncio or uvloop HTTP/1.1 server on httptools: the Python peers of c_http.
+"""An asyncio-loop (asyncio, uvloop or cyreactor's) HTTP/1.1 server on httptools: the Python peers of c_http.
 
 Same response bytes as cyreactor's demo server and c_http: the fixed body, a
 Date header refreshed once a second (by a loop timer), and "connection:
@@ -8,14 +8,14 @@ complete requests of one read with one write; a Content-Length body is parsed
 past and dropped (httptools calls no on_body we do not define); Connection:
 close and HTTP/1.0 are honoured through the parser's should_keep_alive().
 
-usage: python bench/peers/py_http.py --loop asyncio|uvloop [--host H] [--port P]
+usage: python bench/peers/py_http.py --loop asyncio|uvloop|cyreactor [--host H] [--port P]
 """
 import asyncio
 from email.utils import formatdate
 
 import httptools
 
-from _pyserve import parse_args, serve_forever
+from _pyserve import parse_args, protocol_server, serve_forever
 
 BODY = b"Hello! I am an epoll server."
 RESPONSE_400 = b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
@@ -77,4 +77,5 @@ class HttpProtocol(asyncio.Protocol):
 
 
 if __name__ == "__main__":
-    serve_forever(HttpProtocol, parse_args(__doc__.splitlines()[0], 8080), refresh_responses)
+    args = parse_args(__doc__.splitlines()[0], 8080)
+    serve_forever(protocol_server(HttpProtocol, args), args, refresh_responses)
