@@ -231,6 +231,9 @@ def requests(draw):
         tags.add(ftag)
     if version == "HTTP/1.0" and any(h.lower().startswith(b"transfer-encoding") for h in fheaders):
         tags.add("te-in-http10")
+    if target == "*" and method == "OPTIONS":
+        # asterisk-form is OPTIONS's own (RFC 9112 3.2.4): not a deviation.
+        tags.discard("asterisk")
     head = (f"{method} {target} {version}\r\n".encode("latin-1")
             + b"".join(line.encode("latin-1") + b"\r\n" for line in lines)
             + b"".join(h + b"\r\n" for h in fheaders) + b"\r\n")
