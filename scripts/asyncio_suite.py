@@ -56,7 +56,6 @@ INTERNALS = [
     ("test_events.PolicyTests.*", "the stock policy objects"),
     ("test_transports.*", "the abstract transport base classes"),
     ("test_protocols.*", "the abstract protocol base classes"),
-    ("test_futures.*PyFuture*", "the pure-Python Future with a mock loop"),
 ]
 
 WATCHDOG = 300          # seconds per module
@@ -68,14 +67,22 @@ def install_cyreactor_loop():
 
     import cyreactor
 
+    class CountedLoop(cyreactor.Loop):
+        made = 0
+
+        def __init__(self):
+            super().__init__()
+            CountedLoop.made += 1
+
     def selector_loop(selector=None):
         if selector is not None:
             selector.close()
-        return cyreactor.Loop()
+        return CountedLoop()
 
-    unix_events._UnixDefaultEventLoopPolicy._loop_factory = cyreactor.Loop
+    unix_events._UnixDefaultEventLoopPolicy._loop_factory = CountedLoop
     asyncio.SelectorEventLoop = selector_loop
     unix_events.SelectorEventLoop = selector_loop
+    return CountedLoop
 
 
 def _matches(test_id, patterns):
@@ -89,8 +96,7 @@ def run_module(module, loop, verbose):
     import unittest
 
     faulthandler.dump_traceback_later(WATCHDOG, exit=True)
-    if loop == "cyreactor":
-        install_cyreactor_loop()
+    counted = install_cyreactor_loop() if loop == "cyreactor" else None
     from test import support
     support.requires = lambda *args, **kwargs: None      # allow the 'network'-resource tests on loopback
     suite = unittest.defaultTestLoader.loadTestsFromName(f"test.test_asyncio.{module}")
@@ -117,6 +123,7 @@ def run_module(module, loop, verbose):
         "failed": sorted(t.id() for t, _ in result.failures + result.errors),
         "skipped": len(result.skipped),
         "internal": len(internal),
+        "loops": counted.made if counted is not None else None,
     }))
 
 
@@ -137,7 +144,8 @@ def run_all(loop, modules, verbose):
         results[module] = summary
         print(f"{loop:9} {module:20} run {summary['run']:4}  failed {len(summary['failed']):3}  "
               f"skipped {summary['skipped']:3}  internals {summary['internal']:3}  "
-              f"{summary['seconds']:6.1f}s", flush=True)
+              f"{summary['seconds']:6.1f}s" + (f"  cyreactor loops made {summary['loops']}"
+                                               if summary.get("loops") is not None else ""), flush=True)
     return results
 
 

@@ -47,7 +47,9 @@ cdef class Connection(EventSource):
 
     def write(self, data):
         """Sends ``data`` (bytes-like) now as far as the socket takes it and
-        queues the rest; never blocks. Ignored once the connection is closing."""
+        queues the rest; never blocks. After close(), data written before the
+        connection is actually closed still goes out first, as in asyncio;
+        once it is closed (or aborted, or lost), writes are ignored."""
         self.write_object(data)
 
     def writelines(self, lines):
@@ -56,12 +58,12 @@ cdef class Connection(EventSource):
         any is queued."""
         cdef Py_ssize_t queued = self._wq_size
         items = [_as_bytes(data) for data in lines]
-        if self._closing:
+        if self._closed:
             return
         if self._eof_sent:
             raise RuntimeError("write after write_eof()")
         _cork_release(self._reactor, self)
-        if self._closing:
+        if self._closed:
             return
         for data in items:
             if PyBytes_GET_SIZE(data):
@@ -386,7 +388,7 @@ cdef class Connection(EventSource):
     cdef int _write(self, const char *data, Py_ssize_t length, object owner) except -1:
         cdef Reactor reactor = self._reactor
         cdef Py_ssize_t sent
-        if self._closing or length <= 0:
+        if self._closed or length <= 0:
             return 0
         if self._eof_sent:
             raise RuntimeError("write after write_eof()")
@@ -394,7 +396,7 @@ cdef class Connection(EventSource):
             if _cork_add(reactor, data, length):
                 return 0
             _cork_flush(reactor)
-            if self._closing:
+            if self._closed:
                 return 0
         if self._wq_size == 0 and not self._connecting:
             sent = self._send_now(data, length)

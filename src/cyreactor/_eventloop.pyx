@@ -161,11 +161,18 @@ cdef class _ProtocolBridge(Handler):
 
     cpdef connection_lost(self, object exc):
         server = self._server
+        protocol = self._protocol
+        # The protocol, the transport and this bridge refer to each other:
+        # let go here so reference counting frees them all (asyncio's own
+        # tests check that an SSL context is freed without a GC pass).
         self._server = None
+        self._protocol = None
+        self._data_received = self._get_buffer = self._buffer_updated = None
+        self._transport = None
         try:
             if self._protocol_connected:
                 self._protocol_connected = False
-                self._protocol.connection_lost(exc)
+                protocol.connection_lost(exc)
         finally:
             if server is not None:
                 server._detach()
@@ -311,6 +318,11 @@ class StreamTransport(_FlowControlMixin):
 
     def get_write_buffer_size(self):
         return (<_ProtocolBridge>self._bridge)._conn.get_write_buffer_size()
+
+    @property
+    def _protocol_paused(self):
+        # _FlowControlMixin's flag, read by asyncio's sendfile fallback.
+        return (<_ProtocolBridge>self._bridge)._conn._write_paused
 
     def get_write_buffer_limits(self):
         return (<_ProtocolBridge>self._bridge)._conn.get_write_buffer_limits()
