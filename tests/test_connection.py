@@ -10,7 +10,7 @@ import time
 
 import pytest
 from support.net import recv_exactly, recv_until_eof
-from support.reactor import wait_for
+from support.reactor import run_until, wait_for
 
 import cyreactor
 from cyreactor.examples.echo import Echo
@@ -407,3 +407,47 @@ def test_many_distinct_timeout_durations_stay_correct(running):
     finally:
         for c in clients:
             c.close()
+
+
+def test_writes_from_callbacks_keep_their_order_across_sizes_and_end_with_close(reactor):
+    # Small writes made outside the connection's own read event are
+    # coalesced until the end of the loop iteration (one sendmsg); large
+    # ones go out at once after them. Order, completeness and close() must
+    # not notice.
+    made = []
+
+    class Keep(cyreactor.Handler):
+        def connection_made(self, conn):
+            made.append(conn)
+
+    listener = reactor.listen("127.0.0.1", 0, Keep)
+    client = socket.create_connection(listener.sockname, timeout=5)
+    run_until(reactor, lambda: made)
+    conn = made[0]
+    pieces = [os.urandom(n) for n in (10, 9000, 3, 70000, 1, 8192, 8193, 5)]
+
+    def write_all():
+        for piece in pieces:
+            conn.write(piece)
+        conn.write_eof()
+        conn.close()
+
+    reactor.call_soon(write_all)
+    got = []
+
+    def drain():
+        try:
+            chunk = client.recv(1 << 20)
+        except BlockingIOError:
+            return False
+        got.append(chunk)
+        return chunk == b""
+
+    client.setblocking(False)
+    deadline = time.monotonic() + 10
+    while not (got and got[-1] == b""):
+        assert time.monotonic() < deadline
+        reactor.run_once(0.01)
+        drain()
+    assert b"".join(got) == b"".join(pieces)
+    client.close()

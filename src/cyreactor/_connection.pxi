@@ -398,15 +398,18 @@ cdef class Connection(EventSource):
             _cork_flush(reactor)
             if self._closed:
                 return 0
+        if owner is None:
+            owner = PyBytes_FromStringAndSize(data, length)
+        if self._deferred or (self._wq_size == 0 and _may_defer(reactor, self, length)):
+            # Waits for the end of the iteration (_cork.pxi), with what else
+            # is written to this connection until then.
+            _defer(reactor, self)
+            return self._queue(owner, 0)
         if self._wq_size == 0 and not self._connecting:
             sent = self._send_now(data, length)
             if sent < 0 or sent == length:
                 return 0
-            if owner is None:
-                return self._queue(PyBytes_FromStringAndSize(data + sent, length - sent), 0)
             return self._queue(owner, sent)
-        if owner is None:
-            owner = PyBytes_FromStringAndSize(data, length)
         return self._queue(owner, 0)
 
     cdef Py_ssize_t _send_now(self, const char *data, Py_ssize_t length) except -2:
@@ -440,7 +443,8 @@ cdef class Connection(EventSource):
             self._wq_size += (<_FileRegion>data)._remaining
         else:
             self._wq_size += PyBytes_GET_SIZE(data) - skip
-        self._update_interest()
+        if not self._deferred:
+            self._update_interest()
         return self._maybe_pause_writing()
 
     cdef int _flush_queue(self) except -1:
@@ -570,7 +574,9 @@ cdef class Connection(EventSource):
         cdef uint32_t want = 0
         if self._reading:
             want |= _epoll.EPOLLIN
-        if self._wq_size or self._connecting:
+        # A deferred queue is flushed at the end of the iteration: no
+        # EPOLLOUT for it until that flush leaves something behind.
+        if (self._wq_size and not self._deferred) or self._connecting:
             want |= _epoll.EPOLLOUT
         return self._set_interest(want)
 

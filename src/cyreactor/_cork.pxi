@@ -15,6 +15,16 @@
 #    and the unsent tail is queued like any other write.
 # 5. A connection torn down while corked drops what is corked (_cork_drop):
 #    abort() discards unsent data anyway.
+#
+# Writes made outside the connection's own read event (from an asyncio task,
+# a timer, another connection's handler) are coalesced the same way, over
+# the rest of the loop iteration: a small write to an idle queue is queued
+# without a syscall (_defer) and every such connection's queue goes out with
+# one sendmsg when the iteration's callbacks have run (_flush_deferred),
+# before the loop sleeps again. An app that writes a response head and its
+# body separately costs one send, not two. Writes larger than CORK_MAX_WRITE
+# go out at once (after what is deferred, to keep the order), and nothing is
+# deferred while the reactor is not running.
 
 cdef enum:
     CORK_CAPACITY = 64 * 1024
@@ -68,4 +78,31 @@ cdef inline int _cork_drop(Reactor reactor, Connection conn) noexcept:
     if reactor._cork_conn is conn:
         reactor._cork_conn = None
         reactor._cork_len = 0
+    return 0
+
+
+cdef inline bint _may_defer(Reactor reactor, Connection conn, Py_ssize_t length) noexcept:
+    return reactor._running and length <= CORK_MAX_WRITE and not conn._connecting
+
+
+cdef int _defer(Reactor reactor, Connection conn) except -1:
+    if not conn._deferred:
+        conn._deferred = True
+        reactor._deferred.append(conn)
+    return 0
+
+
+cdef int _flush_deferred(Reactor reactor) except -1:
+    # A flush can make room and resume a writer (resume_writing) that
+    # defers again: repeat until nothing is deferred, so no queue is left
+    # without EPOLLOUT when the loop goes to sleep.
+    cdef list deferred
+    cdef Connection conn
+    while reactor._deferred:
+        deferred = reactor._deferred
+        reactor._deferred = []
+        for conn in deferred:
+            conn._deferred = False
+            if conn._wq_size and not conn._closed:
+                conn._flush_queue()
     return 0

@@ -28,6 +28,11 @@ from asyncio import sslproto as _sslproto
 from asyncio.trsock import TransportSocket as _TransportSocket
 
 cdef object _Future = asyncio.Future
+cdef object _Task = asyncio.Task
+try:
+    from ssl import SSLSocket as _SSLSocket
+except ImportError:
+    _SSLSocket = None
 cdef object _BufferedProtocol = asyncio.BufferedProtocol
 
 
@@ -372,12 +377,126 @@ cdef class _AcceptedProtocols:
         return _new_bridge(self._loop, protocol, self._server, None)
 
 
+# What a socket operation waits for (_SockOp.kind).
+cdef enum:
+    OP_RECV = 0
+    OP_RECV_INTO = 1
+    OP_SENDALL = 2
+
+
+@cython.final
+cdef class _SockOp:
+    """A sock_recv/sock_recv_into/sock_sendall waiting for its descriptor:
+    the reader or writer callback, completing its future. asyncio's own
+    functions do the same through Python frames, a functools.partial and a
+    done callback per call."""
+
+    cdef _LoopBase _loop
+    cdef object _fut
+    cdef object _sock
+    cdef int _fd
+    cdef int _kind
+    cdef Py_ssize_t _n
+    cdef object _buf                 # recv_into's buffer; sendall's memoryview
+    cdef Py_ssize_t _pos             # sendall: bytes sent so far
+
+    def __call__(self):
+        cdef bint reading = self._kind != OP_SENDALL
+        fut = self._fut
+        if fut.done():
+            # Cancelled: stop watching; nothing is read or written for it.
+            self._loop._unwatch_fd(self._fd, reading)
+            return
+        try:
+            if self._kind == OP_RECV:
+                result = self._sock.recv(self._n)
+            elif self._kind == OP_RECV_INTO:
+                result = self._sock.recv_into(self._buf)
+            else:
+                self._pos += self._sock.send(self._buf[self._pos:])
+                if self._pos < len(self._buf):
+                    return
+                result = None
+        except (BlockingIOError, InterruptedError):
+            return                   # a spurious wake-up: wait again
+        except (SystemExit, KeyboardInterrupt):
+            raise
+        except BaseException as exc:
+            self._loop._unwatch_fd(self._fd, reading)
+            fut.set_exception(exc)
+            return
+        self._loop._unwatch_fd(self._fd, reading)
+        fut.set_result(result)
+
+
 cdef class _LoopBase(Reactor):
     """The reactor plus the asyncio loop methods that run per connection or
     per future, in C; ``cyreactor.Loop`` adds the rest."""
 
     def create_future(self):
         return _Future(loop=self)
+
+    def create_task(self, coro, *, name=None, context=None):
+        self._check_open()
+        if self._task_factory is not None:
+            return asyncio.BaseEventLoop.create_task(self, coro, name=name, context=context)
+        task = _Task(coro, loop=self, name=name, context=context)
+        if self._debug and task._source_traceback:
+            del task._source_traceback[-1]
+        return task
+
+    # ---- sock_* (asyncio's semantics, C-level waiting) -----------------------
+
+    cdef object _wait_sock(self, object sock, int kind, Py_ssize_t n, object buf, Py_ssize_t pos):
+        cdef _SockOp op = _SockOp.__new__(_SockOp)
+        cdef int fd = sock.fileno()
+        transport = self._transports.get(fd)
+        if transport is not None and not transport.is_closing():
+            raise RuntimeError(f"File descriptor {fd!r} is used by transport {transport!r}")
+        op._loop = self
+        op._fut = _Future(loop=self)
+        op._sock = sock
+        op._fd = fd
+        op._kind = kind
+        op._n = n
+        op._buf = buf
+        op._pos = pos
+        self._watch_fd(fd, kind != OP_SENDALL, op, ())
+        return op._fut
+
+    cdef int _check_sock(self, object sock) except -1:
+        if _SSLSocket is not None and isinstance(sock, _SSLSocket):
+            raise TypeError("Socket cannot be of type SSLSocket")
+        if self._debug and sock.gettimeout() != 0:
+            raise ValueError("the socket must be non-blocking")
+        return 0
+
+    async def sock_recv(self, sock, n):
+        self._check_sock(sock)
+        try:
+            return sock.recv(n)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._wait_sock(sock, OP_RECV, n, None, 0)
+
+    async def sock_recv_into(self, sock, buf):
+        self._check_sock(sock)
+        try:
+            return sock.recv_into(buf)
+        except (BlockingIOError, InterruptedError):
+            pass
+        return await self._wait_sock(sock, OP_RECV_INTO, 0, buf, 0)
+
+    async def sock_sendall(self, sock, data):
+        cdef Py_ssize_t sent
+        self._check_sock(sock)
+        try:
+            sent = sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        if sent == len(data):
+            return
+        return await self._wait_sock(sock, OP_SENDALL, 0, memoryview(data), sent)
 
     def _wake(self):
         self._waker._wake()

@@ -148,6 +148,7 @@ cdef class Connection(EventSource):
     cdef bint _eof_pending
     cdef bint _eof_sent
     cdef bint _write_paused
+    cdef bint _deferred              # in Reactor._deferred, EPOLLOUT not armed for it
 
     # Unsent data: bytes objects (and _FileRegions) in _wq from index
     # _wq_head on, the first partly sent up to _wq_offset; _wq_size counts
@@ -244,6 +245,10 @@ cdef class Reactor:
     cdef Connection _cork_conn
     cdef char *_cork_buf
     cdef Py_ssize_t _cork_len
+    # Connections whose small writes, made outside their own read event
+    # (from a task, a timer, another connection's handler), wait in their
+    # queue for the end of this iteration: one sendmsg each (_cork.pxi).
+    cdef list _deferred
 
     cdef bint _running
     cdef bint _stopping
@@ -276,6 +281,9 @@ cdef class Reactor:
     cdef int _check_open(self) except -1
     cdef int _check_thread(self) except -1
     cdef Handle _new_handle(self, object callback, tuple args, object context)
+    cdef EventSource _source(self, int fd)
+    cdef Handle _watch_fd(self, int fd, bint reading, object callback, tuple args)
+    cdef bint _unwatch_fd(self, int fd, bint reading) except -1
     cdef Handle _call_soon(self, object callback, tuple args, object context)
     cdef TimerHandle _call_at(self, double when, object callback, tuple args, object context)
     cdef int _run_once(self, double timeout) except -1

@@ -19,6 +19,7 @@ cdef class Reactor:
         self._registry = []
         self._closed_in_batch = []
         self._ready = []
+        self._deferred = []
         self._timers = []
         self._lost = []
         self._signal_handlers = {}
@@ -199,12 +200,14 @@ cdef class Reactor:
             self._run_timers()
         if self._ready:
             self._run_ready()
+        if self._deferred:
+            _flush_deferred(self)
         return 0
 
     cdef int _compute_timeout_ms(self, double timeout) except? -2:
         cdef double delay, deadline, d
         cdef TimerHandle top
-        if self._ready or self._lost or self._stopping:
+        if self._ready or self._lost or self._deferred or self._stopping:
             return 0
         deadline = -1.0
         if self._timers:
@@ -528,15 +531,27 @@ cdef class Reactor:
 
     def _source_at(self, int fd):
         """What the reactor watches at descriptor ``fd``, or None."""
-        return self._registry[fd] if 0 <= fd < len(self._registry) else None
+        return self._source(fd)
+
+    cdef EventSource _source(self, int fd):
+        if 0 <= fd < PyList_GET_SIZE(self._registry):
+            return <EventSource>PyList_GET_ITEM(self._registry, fd)
+        return None
 
     def _watch(self, fileobj, bint reading, callback, tuple args):
-        cdef FdWatcher watcher
-        cdef Handle old
-        cdef int fd = _fileobj_to_fd(fileobj)
         _check_callback(callback, "add_reader" if reading else "add_writer")
+        return self._watch_fd(_fileobj_to_fd(fileobj), reading, callback, args)
+
+    def _unwatch(self, fileobj, bint reading):
+        if self._closed:
+            return False
+        return self._unwatch_fd(_fileobj_to_fd(fileobj), reading)
+
+    cdef Handle _watch_fd(self, int fd, bint reading, object callback, tuple args):
+        cdef FdWatcher watcher
+        cdef Handle old, handle
         self._check_open()
-        source = self._source_at(fd)
+        source = self._source(fd)
         if source is None:
             watcher = FdWatcher.__new__(FdWatcher, _PRIVATE)
             self._register(fd, watcher)
@@ -562,14 +577,10 @@ cdef class Reactor:
             old.cancel()
         return handle
 
-    def _unwatch(self, fileobj, bint reading):
+    cdef bint _unwatch_fd(self, int fd, bint reading) except -1:
         cdef FdWatcher watcher
         cdef Handle old
-        cdef int fd
-        if self._closed:
-            return False
-        fd = _fileobj_to_fd(fileobj)
-        source = self._source_at(fd)
+        source = self._source(fd)
         if type(source) is not FdWatcher:
             return False
         watcher = source
