@@ -444,3 +444,26 @@ def test_uvicorn_serves_starlette_on_the_cyreactor_loop(tmp_path):
         proc.terminate()
         proc.wait(10)
         proc.stdout.close()
+
+
+def test_serve_async_serves_until_cancelled_then_drains():
+    async def main():
+        bound = asyncio.get_running_loop().create_future()
+        server = asyncio.get_running_loop().create_task(
+            http.serve_async(lambda request: http.Response(200, body=b"ok"), port=0,
+                             ready=bound.set_result))
+        host, port = (await bound)[:2]
+        reader, writer = await asyncio.open_connection(host, port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: t\r\n\r\n")
+        head = await reader.readuntil(b"\r\n\r\n")
+        server.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await server
+        rest = await reader.read()          # the idle keep-alive connection is closed
+        writer.close()
+        with pytest.raises(OSError):
+            await asyncio.open_connection(host, port)
+        return head, rest
+
+    head, rest = run(main())
+    assert head.startswith(b"HTTP/1.1 200 OK") and rest == b"ok"

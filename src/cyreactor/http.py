@@ -86,6 +86,7 @@ __all__ = [
     "keep_freed_memory",
     "parse_requests",
     "serve",
+    "serve_async",
     "url_for",
 ]
 
@@ -210,6 +211,31 @@ def serve(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, r
         logger.info("serving HTTP on %s", url_for(listener.sockname))
         reactor.run()
     return server
+
+
+async def serve_async(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ready=None,
+                      **options):
+    """``serve()`` inside a running cyreactor event loop (``cyreactor.run``,
+    ``asyncio.Runner(loop_factory=cyreactor.new_event_loop)``), next to the
+    program's other tasks: serves until the awaiting task is cancelled, then
+    stops gracefully (within the ``shutdown_timeout`` option)."""
+    import asyncio
+
+    loop = asyncio.get_running_loop()
+    if not isinstance(loop, Reactor):
+        raise RuntimeError("serve_async() needs a cyreactor event loop: run it with cyreactor.run()")
+    server = HttpServer(app, **options)
+    listener = server.listen(loop, host, port, reuse_port=reuse_port, backlog=backlog)
+    if ready is not None:
+        ready(listener.sockname)
+    logger.info("serving HTTP on %s", url_for(listener.sockname))
+    try:
+        await loop.create_future()
+    finally:
+        drained = loop.create_future()
+        server.shutdown(loop, callback=lambda: drained.done() or drained.set_result(None),
+                        stop_reactor=False)
+        await drained
 
 
 def url_for(sockname):
