@@ -58,7 +58,7 @@ cdef class Handler:
 cdef object _BASE_GET_BUFFER = getattr(Handler, "get_buffer")
 
 
-cdef inline bint _receives_into_own_buffer(Handler handler):
+cdef inline bint _receives_into_own_buffer(Handler handler) except -1:
     # For handlers written in Python; a Cython handler sets _buffered itself.
     cls = type(handler)
     return (_cpython.PyType_HasFeature(cls, _cpython.Py_TPFLAGS_HEAPTYPE)

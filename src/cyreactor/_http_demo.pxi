@@ -5,7 +5,7 @@ DEMO_BODY = b"Hello! I am an epoll server."
 cdef Canned _canned[<int>CANNED_KINDS]
 
 
-cdef void _canned_init(CannedKind which, bytes connection):
+cdef int _canned_init(CannedKind which, bytes connection) except -1:
     head = (b"HTTP/1.1 200 OK\r\ncontent-type: text/html\r\ncontent-length: %d\r\n%sdate: "
             % (len(DEMO_BODY), connection))
     whole = head + b"D" * 29 + b"\r\n\r\n" + DEMO_BODY
@@ -14,6 +14,7 @@ cdef void _canned_init(CannedKind which, bytes connection):
     _canned[<int>which].head_length = len(whole) - len(DEMO_BODY)
     _canned[<int>which].date_off = len(head)
     _canned[<int>which].date_sec = -1
+    return 0
 
 
 _canned_init(CANNED_KEEP_ALIVE, b"")

@@ -122,7 +122,7 @@ cdef int _unlink_socket_file(object path, object file_id) except -1:
     return 0
 
 
-cdef bint _is_abstract(object path):
+cdef bint _is_abstract(object path) except -1:
     # Linux abstract namespace (unix(7)): a leading NUL, no file behind it.
     return len(path) > 0 and (path[0] == 0 or path[0] == "\0")
 

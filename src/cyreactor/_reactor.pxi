@@ -880,7 +880,7 @@ cdef int _fileobj_to_fd(object fileobj) except -1:
     return fd
 
 
-cdef bint _is_coroutine_function(object func):
+cdef bint _is_coroutine_function(object func) except -1:
     import inspect
     return inspect.iscoroutinefunction(func)
 

@@ -1,0 +1,19 @@
+import asyncio
+from collections.abc import Coroutine
+from typing import Any, TypeVar
+
+from cyreactor._loop import Reactor
+
+_T = TypeVar("_T")
+
+class StreamTransport(asyncio.Transport): ...
+
+class Loop(Reactor, asyncio.AbstractEventLoop):
+    def __init__(self) -> None: ...
+    @property
+    def reactor(self) -> Loop: ...
+
+class EventLoopPolicy(asyncio.DefaultEventLoopPolicy): ...
+
+def new_event_loop() -> Loop: ...
+def run(main: Coroutine[Any, Any, _T], *, debug: bool | None = ..., **kwargs: Any) -> _T: ...
