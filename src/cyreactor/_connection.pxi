@@ -166,8 +166,25 @@ cdef class Connection(EventSource):
         return self._write(data, length, None)
 
     cdef int write_object(self, object data) except -1:
-        data = _as_bytes(data)
-        return self._write(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), data)
+        cdef Py_buffer view
+        if type(data) is bytes:
+            return self._write(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), data)
+        if isinstance(data, str):
+            raise TypeError("data must be a bytes-like object, not str")
+        # Another buffer (bytearray, memoryview, array...): written from its
+        # memory; only what is not sent at once is copied, since the caller
+        # may change its buffer after write() returns.
+        try:
+            PyObject_GetBuffer(data, &view, PyBUF_SIMPLE)
+        except BufferError:
+            data = _as_bytes(data)               # not contiguous: a copy
+            return self._write(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), data)
+        except TypeError:
+            raise TypeError(f"data must be a bytes-like object, not {type(data).__name__}") from None
+        try:
+            return self._write(<const char *>view.buf, view.len, None)
+        finally:
+            PyBuffer_Release(&view)
 
     cpdef set_timeout(self, double seconds):
         """Arms this connection's deadline ``seconds`` from now, replacing
@@ -398,18 +415,21 @@ cdef class Connection(EventSource):
             _cork_flush(reactor)
             if self._closed:
                 return 0
-        if owner is None:
-            owner = PyBytes_FromStringAndSize(data, length)
         if self._deferred or (self._wq_size == 0 and _may_defer(reactor, self, length)):
             # Waits for the end of the iteration (_cork.pxi), with what else
             # is written to this connection until then.
             _defer(reactor, self)
-            return self._queue(owner, 0)
-        if self._wq_size == 0 and not self._connecting:
+        elif self._wq_size == 0 and not self._connecting:
             sent = self._send_now(data, length)
             if sent < 0 or sent == length:
                 return 0
+            # Only the unsent tail is kept: a copy when the caller's memory
+            # cannot be held on to.
+            if owner is None:
+                return self._queue(PyBytes_FromStringAndSize(data + sent, length - sent), 0)
             return self._queue(owner, sent)
+        if owner is None:
+            owner = PyBytes_FromStringAndSize(data, length)
         return self._queue(owner, 0)
 
     cdef Py_ssize_t _send_now(self, const char *data, Py_ssize_t length) except -2:
