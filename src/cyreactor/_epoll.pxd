@@ -5,10 +5,7 @@ from libc.stdint cimport uint32_t, uint64_t
 
 cdef extern from "<sys/epoll.h>" nogil:
     ctypedef union epoll_data_t:
-        void *ptr
-        int fd
-        uint32_t u32
-        uint64_t u64
+        uint64_t u64            # the token: generation << 32 | fd
 
     struct epoll_event:
         uint32_t events
@@ -17,13 +14,8 @@ cdef extern from "<sys/epoll.h>" nogil:
     enum:
         EPOLLIN
         EPOLLOUT
-        EPOLLPRI
         EPOLLERR
         EPOLLHUP
-        EPOLLRDHUP
-        EPOLLET
-        EPOLLONESHOT
-        EPOLLEXCLUSIVE
 
     enum:
         EPOLL_CLOEXEC

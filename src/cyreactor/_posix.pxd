@@ -27,27 +27,15 @@ cdef extern from "<sys/socket.h>" nogil:
         SOCK_CLOEXEC
         SOL_SOCKET
         SO_ERROR
-        SO_REUSEADDR
-        SO_REUSEPORT
-        SO_SNDBUF
-        SO_RCVBUF
         SHUT_WR
-        SHUT_RDWR
         MSG_NOSIGNAL
-        MSG_DONTWAIT
 
-    int socket(int domain, int type, int protocol)
-    int bind(int fd, const sockaddr *addr, socklen_t len)
-    int listen(int fd, int backlog)
     int accept4(int fd, sockaddr *addr, socklen_t *len, int flags)
-    int connect(int fd, const sockaddr *addr, socklen_t len)
     ssize_t recv(int fd, void *buf, size_t n, int flags)
     ssize_t send(int fd, const void *buf, size_t n, int flags)
     int shutdown(int fd, int how)
     int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
     int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
-    int getsockname(int fd, sockaddr *addr, socklen_t *len)
-    int getpeername(int fd, sockaddr *addr, socklen_t *len)
 
     struct msghdr:
         void *msg_name
@@ -96,11 +84,6 @@ cdef extern from "<arpa/inet.h>" nogil:
 cdef extern from "<netinet/tcp.h>" nogil:
     enum:
         TCP_NODELAY
-
-
-cdef extern from "<sys/uio.h>" nogil:
-    enum:
-        IOV_MAX
 
 
 cdef extern from "<sys/sendfile.h>" nogil:
