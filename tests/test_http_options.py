@@ -15,7 +15,8 @@ from cyreactor._http import ServerCore
 from cyreactor._httpparser import DEFAULT_LIMITS, RequestParser
 
 SRC = pathlib.Path(cyreactor.__file__).parent
-DOCS = SRC.parent.parent / "docs" / "HTTP.md"
+# The repository's docs, wherever the package was installed from.
+DOCS = pathlib.Path(__file__).resolve().parent.parent / "docs" / "HTTP.md"
 NAMES = [o.name for o in http_options.OPTIONS]
 
 
