@@ -467,3 +467,79 @@ def test_serve_async_serves_until_cancelled_then_drains():
 
     head, rest = run(main())
     assert head.startswith(b"HTTP/1.1 200 OK") and rest == b"ok"
+
+
+def test_half_close_keeps_the_other_direction_open():
+    async def main():
+        class Upper(asyncio.Protocol):
+            def connection_made(self, transport):
+                self.transport = transport
+                self.data = b""
+
+            def data_received(self, data):
+                self.data += data
+
+            def eof_received(self):
+                self.transport.write(self.data.upper())
+                self.transport.close()
+                return True
+
+        server = await asyncio.get_running_loop().create_server(Upper, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection(*server.sockets[0].getsockname()[:2])
+        writer.write(b"half")
+        writer.write_eof()
+        got = await reader.read()
+        writer.close()
+        server.close()
+        return got
+
+    assert run(main()) == b"HALF"
+
+
+def test_an_asyncio_server_out_of_descriptors_keeps_serving():
+    # EMFILE: the listener is set aside, not spun on; served clients are
+    # unaffected and new ones are accepted once descriptors are free.
+    import subprocess
+    import textwrap
+
+    code = textwrap.dedent("""
+        import asyncio, resource, socket, cyreactor
+        resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+
+        async def echo(reader, writer):
+            while data := await reader.read(100):
+                writer.write(data)
+            writer.close()
+
+        async def main():
+            loop = asyncio.get_running_loop()
+            server = await asyncio.start_server(echo, "127.0.0.1", 0)
+            addr = server.sockets[0].getsockname()
+            first = await asyncio.open_connection(*addr)
+            flood = []
+            for _ in range(80):
+                try:
+                    flood.append(socket.create_connection(addr, timeout=1))
+                except OSError:
+                    break
+            await asyncio.sleep(0.3)
+            before = loop.stats()["iterations"]
+            await asyncio.sleep(0.5)
+            spin = loop.stats()["iterations"] - before
+            first[1].write(b"still here")
+            assert await first[0].readexactly(10) == b"still here"
+            for s in flood:
+                s.close()
+            await asyncio.sleep(0.3)
+            r, w = await asyncio.open_connection(*addr)
+            w.write(b"new")
+            assert await r.readexactly(3) == b"new"
+            assert loop.stats()["emfile"] > 0, loop.stats()
+            print("ok", spin)
+
+        cyreactor.run(main())
+    """)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    assert proc.returncode == 0 and proc.stdout.startswith("ok"), proc.stderr[-3000:]
+    assert int(proc.stdout.split()[1]) < 50       # no busy loop while out of descriptors
