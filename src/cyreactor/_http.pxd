@@ -11,17 +11,20 @@ from libc.stdint cimport uint64_t
 from libc.time cimport time_t
 
 from cyreactor._httpparser cimport HeaderSlot, HttpLimits, HttpParser
-from cyreactor._loop cimport Connection, Handler
+from cyreactor._loop cimport Connection, Handler, Reactor
 
 
 cdef class Request
 cdef class ResponseWriter
+cdef class AsgiCycle
+cdef class AppAdapter
 
 
 # ---- _http_head.pxi: response heads --------------------------------------------
 
 cdef enum:
     HEAD_STACK = 2048         # response heads up to this size are built on the stack
+    CHUNK_LINE = 24           # room for a chunk-size line: 16 hex digits and CRLF
 
 # A growable output buffer that starts on the caller's stack.
 ctypedef struct Out:
@@ -91,6 +94,7 @@ cdef class ServerCore:
     cdef readonly bint shutting_down
     cdef object app                  # app(request) -> Response, or None
     cdef object handler_class        # a RequestHandler subclass, or None
+    cdef readonly AppAdapter adapter # an app interface (ASGI, WSGI), or None
     cdef readonly uint64_t requests
     cdef readonly uint64_t refused
     cdef readonly uint64_t errors
@@ -115,6 +119,7 @@ cdef enum Blocked:
     B_NONE = 0
     B_DRAIN = 1               # the write buffer is above high water
     B_RESPONSE = 2            # a streamed response for the current request is not done
+    B_APP = 4                 # the app has not taken the body it was given yet
 
 
 cdef class HttpProtocol(Handler):
@@ -241,3 +246,82 @@ cdef class ResponseWriter:
     cdef int _end(self) except -1
     cdef int _pump(self) except -1
     cdef int _close_body(self) except -1
+
+
+# ---- _http_responder.pxi: one response for the ASGI and WSGI interfaces ---------
+
+@cython.final
+cdef class Responder:
+    # The status and headers come first and are held until the first piece
+    # of body (ASGI and PEP 3333 both say nothing goes out before it), so a
+    # whole body given in one piece is sent with its content-length, in the
+    # same write as the head.
+    cdef HttpProtocol _proto
+    cdef Connection _conn
+    cdef int status
+    cdef object _headers
+    cdef object _reason
+    cdef bint started                # the status is given
+    cdef bint head_sent
+    cdef bint finished
+    cdef bint _head_request
+    cdef bint _http10
+    cdef bint _keep_alive            # in: the request allows it; out: the connection stays
+    cdef bint _awaiting_continue     # 100 Continue not sent: answering now closes
+    cdef bint _chunked
+    cdef bint _no_body
+    cdef long long _remaining        # declared length still owed; -1 if none
+    cdef long long sent              # body bytes accepted
+
+    cdef int _begin(self, int status, object headers, object reason) except -1
+    cdef int _send(self, object data, bint final) except -1
+    cdef int _send_head(self, object first, bint final) except -1
+    cdef int _finish(self) except -1
+
+
+# ---- _http_interface.pxi: what every app interface takes from a request ----------
+
+cdef class AppAdapter:
+    cdef readonly object app
+    cdef readonly str root_path
+    cdef HttpProtocol _new_protocol(self)
+
+
+# ---- _http_asgi.pxi: ASGI 3.0 ------------------------------------------------------
+
+@cython.final
+cdef class AsgiAdapter(AppAdapter):
+    cdef dict _asgi                  # scope["asgi"], one dict per server
+    cdef public object state         # the lifespan state, copied into each scope; or None
+
+
+@cython.final
+cdef class AsgiProtocol(HttpProtocol):
+    cdef AsgiCycle _cycle            # the request being read, or answered
+    cdef object _server_addr         # scope["server"] and scope["client"], per connection
+    cdef object _client_addr
+
+    cdef int _response_done(self, AsgiCycle cycle) except -1
+    cdef int _app_failed(self, AsgiCycle cycle, BaseException exc, str message) except -1
+
+
+@cython.final
+cdef class AsgiCycle:
+    cdef AsgiProtocol _proto
+    cdef AsgiAdapter _adapter
+    cdef Reactor _loop               # the cyreactor Loop the server runs on
+    cdef readonly dict scope
+    cdef Responder _out
+    cdef list _body                  # body pieces the app has not received yet
+    cdef Py_ssize_t _body_size
+    cdef bint _request_done          # the whole request is in
+    cdef bint _final_delivered       # the app has received more_body=False
+    cdef bint _disconnected
+    cdef bint _app_done
+    cdef object _receive_waiter      # a Future while the app waits in receive()
+    cdef object _send_waiter         # a Future while the app waits for the client to read
+
+    cdef object _next_message(self)
+    cdef int _wake(self) except -1
+    cdef int _disconnect(self) except -1
+    cdef int _drained(self) except -1

@@ -37,7 +37,7 @@ from cyreactor._httpparser cimport (
     limits_from, parser_feed, parser_free, parser_head_started, parser_init, refusal_reason,
     refusal_status,
 )
-from cyreactor._loop cimport Connection, Handler
+from cyreactor._loop cimport Connection, Handler, Reactor
 
 # The parser's Python view, importable from here too.
 from cyreactor._httpparser import DEFAULT_LIMITS, HttpParseError, RequestParser, parse_requests
@@ -52,3 +52,6 @@ include "_http_demo.pxi"        # the demo: canned responses, DemoProtocol
 include "_http_request.pxi"     # Request, Headers
 include "_http_response.pxi"    # Response, ResponseWriter
 include "_http_app.pxi"         # RequestHandler, AppProtocol
+include "_http_interface.pxi"   # what the app interfaces take from a request; AppAdapter
+include "_http_responder.pxi"   # Responder: one response for the ASGI and WSGI interfaces
+include "_http_asgi.pxi"        # ASGI 3.0: AsgiAdapter, AsgiProtocol, AsgiCycle

@@ -184,22 +184,9 @@ cdef class AppProtocol(HttpProtocol):
         return 0
 
     cdef int _report(self, BaseException exc, str where, Request req) except -1:
-        # Every error in user code goes to the reactor's exception handler,
-        # with the HTTP context. Called from the except clause that caught
-        # ``exc``: if the exception handler fails in turn, its exception
-        # chains to this one and the reactor reports both.
-        cdef dict context = {"message": f"Exception in {where}", "exception": exc,
-                             "connection": self._conn, "protocol": self}
-        self._core.errors += 1
-        try:
-            context["peer"] = self._conn.peername
-        except Exception:
-            context["peer"] = None
-        if req is not None:
-            context["method"] = req.method
-            context["path"] = req.path
-        self._conn.reactor.call_exception_handler(context)
-        return 0
+        return _report_app_error(self._conn._reactor, self, exc, where,
+                                 req.method if req is not None else None,
+                                 req.path if req is not None else None)
 
     cdef int _user_error(self, BaseException exc, str where, Request req) except -1:
         cdef ResponseWriter w = self._writer

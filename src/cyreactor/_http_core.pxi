@@ -6,20 +6,23 @@ cdef class ServerCore:
     app, the counters and the live connections. Calling it makes the handler
     for a new connection: it is the reactor's handler factory.
 
-    ``ServerCore(app=None, *, handler_class=None, **options)``; the options
-    and their defaults are cyreactor.http_options' table (the demo server's
-    when there is neither ``app`` nor ``handler_class``)."""
+    ``ServerCore(app=None, *, handler_class=None, adapter=None, **options)``;
+    ``adapter`` serves an app of another interface (``AsgiAdapter``,
+    ``WsgiAdapter``). The options and their defaults are
+    cyreactor.http_options' table (the demo server's when there is no app)."""
 
     def __cinit__(self):
         self._slots = NULL
         self._protocols = set()
 
-    def __init__(self, app=None, *, handler_class=None, **options):
-        cdef dict settings = _resolve_options(options, demo=app is None and handler_class is None)
+    def __init__(self, app=None, *, handler_class=None, AppAdapter adapter=None, **options):
+        cdef dict settings = _resolve_options(
+            options, demo=app is None and handler_class is None and adapter is None)
         if self._slots != NULL:
             raise RuntimeError("ServerCore.__init__ called twice")
         self.app = app
         self.handler_class = handler_class
+        self.adapter = adapter
         limits_from(&self._limits, settings)
         self.header_timeout = settings["header_timeout"]
         self.body_timeout = settings["body_timeout"]
@@ -46,7 +49,10 @@ cdef class ServerCore:
         cdef HttpProtocol proto
         if self._slots == NULL:
             raise RuntimeError("ServerCore.__init__ was not called")
-        if self.app is None and self.handler_class is None:
+        if self.adapter is not None:
+            proto = self.adapter._new_protocol()
+            parser_init(&proto._p, &self._limits, self._slots)
+        elif self.app is None and self.handler_class is None:
             proto = DemoProtocol.__new__(DemoProtocol)
             parser_init(&proto._p, &self._limits, NULL)
         else:

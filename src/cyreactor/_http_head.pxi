@@ -53,6 +53,19 @@ cdef int _out_put(Out *o, const char *data, Py_ssize_t n) except -1:
     return 0
 
 
+cdef inline Py_ssize_t _chunk_size_line(char *line, Py_ssize_t n) noexcept:
+    # "<hex size>\r\n" (RFC 9112 7.1) written right-aligned into
+    # line[CHUNK_LINE]; returns where it starts.
+    cdef Py_ssize_t i = CHUNK_LINE - 2
+    line[CHUNK_LINE - 2] = c'\r'
+    line[CHUNK_LINE - 1] = c'\n'
+    while n > 0:
+        i -= 1
+        line[i] = _HEXDIGITS[n & 15]
+        n >>= 4
+    return i
+
+
 cdef int _out_int(Out *o, long long v) except -1:
     cdef char digits[24]
     cdef int i = 24

@@ -123,9 +123,8 @@ cdef class ResponseWriter:
         return 0
 
     cdef int _write(self, object data) except -1:
-        cdef char size_line[24]
-        cdef int i
-        cdef Py_ssize_t n, v
+        cdef char size_line[CHUNK_LINE]
+        cdef Py_ssize_t i, n
         if self.finished:
             raise RuntimeError("the response has already ended")
         b = _as_bytes(data)
@@ -141,15 +140,8 @@ cdef class ResponseWriter:
         if self._conn is None or self._conn.closing():
             return 0
         if self._chunked:
-            i = 22
-            size_line[22] = c'\r'
-            size_line[23] = c'\n'
-            v = n
-            while v > 0:
-                i -= 1
-                size_line[i] = _HEXDIGITS[v & 15]
-                v >>= 4
-            self._conn.write_buffer(size_line + i, 24 - i)
+            i = _chunk_size_line(size_line, n)
+            self._conn.write_buffer(size_line + i, CHUNK_LINE - i)
             self._conn.write_object(b)
             self._conn.write_buffer(b"\r\n", 2)
         else:
