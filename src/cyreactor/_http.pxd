@@ -18,6 +18,8 @@ cdef class Request
 cdef class ResponseWriter
 cdef class AsgiCycle
 cdef class AppAdapter
+cdef class WsgiJob
+cdef class _ThreadInput
 
 
 # ---- _http_head.pxi: response heads --------------------------------------------
@@ -276,6 +278,7 @@ cdef class Responder:
     cdef int _begin(self, int status, object headers, object reason) except -1
     cdef int _send(self, object data, bint final) except -1
     cdef int _send_head(self, object first, bint final) except -1
+    cdef int _chunk_line(self, long long n) except -1
     cdef int _finish(self) except -1
 
 
@@ -325,3 +328,78 @@ cdef class AsgiCycle:
     cdef int _wake(self) except -1
     cdef int _disconnect(self) except -1
     cdef int _drained(self) except -1
+
+
+# ---- _http_wsgi.pxi: WSGI (PEP 3333) ---------------------------------------------
+
+@cython.final
+cdef class WsgiAdapter(AppAdapter):
+    cdef dict _base                  # the environ keys every request shares
+    cdef readonly int threads
+    cdef object _executor            # the thread pool (threads > 0), or None
+    cdef object _condition           # threading.Condition (threads > 0)
+
+
+@cython.final
+cdef class WsgiProtocol(HttpProtocol):
+    cdef WsgiJob _job                # the request being read, or answered
+    cdef object _body                # the body gathered for an app on the loop thread
+    cdef Py_ssize_t _body_len
+    cdef str _server_name            # the environ's addresses, per connection
+    cdef str _server_port
+    cdef str _remote_addr
+    cdef str _remote_port
+
+    cdef int _job_done(self, WsgiJob job) except -1
+    cdef int _input_taken(self, WsgiJob job) except -1
+
+
+@cython.final
+cdef class WsgiJob:
+    cdef WsgiProtocol _proto
+    cdef WsgiAdapter _adapter
+    cdef Reactor _loop
+    cdef readonly dict environ
+    cdef Responder _out
+    cdef object _result              # the app's iterable, until closed
+    cdef object _iter                # pulled on the loop thread while the client reads
+    cdef bint _request_done
+    cdef bint _disconnected
+    cdef bint _file_pending          # a wsgi.file_wrapper file is being sent
+    # With threads: the input, and the flow of the response to the loop.
+    cdef _ThreadInput _input
+    cdef object _cond                # a threading.Condition guarding the fields below
+    cdef Py_ssize_t _in_flight       # bytes handed to the loop, not written yet
+    cdef bint _paused                # the client is behind: the app's thread waits
+
+    cdef int _run(self) except -1
+    cdef object _whole(self, object sequence)
+    cdef int _pump(self) except -1
+    cdef bint _sendfile(self, FileWrapper wrapper) except -1
+    cdef int _complete(self) except -1
+    cdef int _report(self, BaseException exc, str where) except -1
+    cdef int _failed(self, BaseException exc, str where) except -1
+    cdef int _drained(self) except -1
+    cdef int _disconnect(self) except -1
+    cdef int _post(self, object data, bint final) except -1
+
+
+@cython.final
+cdef class FileWrapper:
+    cdef readonly object filelike
+    cdef readonly Py_ssize_t blksize
+
+
+@cython.final
+cdef class _ThreadInput:
+    cdef WsgiJob _job
+    cdef bytearray _buf              # received, not read by the app yet
+    cdef bint _eof
+    cdef bint _gone                  # the client left, or the response is done
+    cdef bint _held                  # the loop stopped reading for the app
+
+    cdef Py_ssize_t _feed(self, const char *data, Py_ssize_t length) except -1
+    cdef int _discard(self) except -1
+    cdef int _invite(self) except -1
+    cdef bytes _take(self, Py_ssize_t n)
+    cdef int _wait(self) except -1

@@ -22,7 +22,11 @@ One extension module built from the files below (as uvloop's loop.pyx is);
 _http.pxd declares every field and C-level method of all of them.
 """
 import http as _stdlib_http
+import io
 import logging
+import os
+import stat
+import sys
 
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
@@ -55,3 +59,4 @@ include "_http_app.pxi"         # RequestHandler, AppProtocol
 include "_http_interface.pxi"   # what the app interfaces take from a request; AppAdapter
 include "_http_responder.pxi"   # Responder: one response for the ASGI and WSGI interfaces
 include "_http_asgi.pxi"        # ASGI 3.0: AsgiAdapter, AsgiProtocol, AsgiCycle
+include "_http_wsgi.pxi"        # WSGI (PEP 3333): WsgiAdapter, WsgiProtocol, WsgiJob, FileWrapper

@@ -1,5 +1,36 @@
 # ---------------------------------------------------------------- apps
 
+cdef object _gather_body(HttpParser *p, object body, Py_ssize_t *filled, const char *data,
+                         Py_ssize_t length):
+    # Adds a piece to a request body gathered whole for an app; returns the
+    # body (made on the first piece). With a Content-Length (within
+    # max_body_size) one bytes object is filled in place, the only copy:
+    # pages not yet written are not resident, so a large announced length
+    # costs nothing until the bytes arrive. MemoryError if it cannot be made.
+    cdef Py_ssize_t old
+    if not p.chunked:
+        if body is None:
+            body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>p.content_length)
+            filled[0] = 0
+        memcpy(PyBytes_AS_STRING(body) + filled[0], data, length)
+        filled[0] += length
+        return body
+    if body is None:
+        body = bytearray()
+    old = PyByteArray_GET_SIZE(body)
+    PyByteArray_Resize(body, old + length)
+    memcpy(PyByteArray_AS_STRING(body) + old, data, length)
+    return body
+
+
+cdef inline bytes _gathered_body(object body):
+    if body is None:
+        return b""
+    if type(body) is bytes:
+        return <bytes>body
+    return bytes(body)
+
+
 class RequestHandler:
     """The streaming form of an app: one instance per request.
 
@@ -66,33 +97,17 @@ cdef class AppProtocol(HttpProtocol):
         return 0
 
     cdef int _on_body(self, const char *data, Py_ssize_t length) except -1:
-        cdef Py_ssize_t old
         if self._handler is not None:
             try:
                 self._handler.on_body(PyBytes_FromStringAndSize(data, length))
             except Exception as exc:
                 return self._user_error(exc, "on_body()", self._request)
         elif self._request is not None and self._core.handler_class is None:
-            if not self._p.chunked:
-                # The length is known (and within max_body_size): fill one
-                # bytes object in place, the only copy. Pages not yet
-                # written are not resident, so a large announced length
-                # costs nothing until the bytes arrive.
-                if self._body is None:
-                    try:
-                        self._body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>self._p.content_length)
-                    except MemoryError:
-                        self._request = None
-                        return self._send_error(503, "out of memory for the request body")
-                    self._body_len = 0
-                memcpy(PyBytes_AS_STRING(self._body) + self._body_len, data, length)
-                self._body_len += length
-                return 0
-            if self._body is None:
-                self._body = bytearray()
-            old = PyByteArray_GET_SIZE(self._body)
-            PyByteArray_Resize(self._body, old + length)
-            memcpy(PyByteArray_AS_STRING(self._body) + old, data, length)
+            try:
+                self._body = _gather_body(&self._p, self._body, &self._body_len, data, length)
+            except MemoryError:
+                self._request = None
+                return self._send_error(503, "out of memory for the request body")
         return 0
 
     cdef int _on_complete(self) except -1:
@@ -118,14 +133,8 @@ cdef class AppProtocol(HttpProtocol):
             else:
                 self._blocked |= B_RESPONSE
             return 0
-        body = self._body
+        req._body = _gathered_body(self._body)
         self._body = None
-        if body is None:
-            req._body = b""
-        elif type(body) is bytes:
-            req._body = body
-        else:
-            req._body = bytes(body)
         try:
             response = core.app(req)
         except Exception as exc:

@@ -31,8 +31,6 @@ cdef class Responder:
     cdef int _send(self, object data, bint final) except -1:
         # ``data`` is bytes: the interfaces check their own types.
         cdef Py_ssize_t n = PyBytes_GET_SIZE(data)
-        cdef char line[CHUNK_LINE]
-        cdef Py_ssize_t i
         cdef Connection conn = self._conn
         if self.finished:
             raise RuntimeError("the response has already ended")
@@ -49,8 +47,7 @@ cdef class Responder:
             self.sent += n
             if conn is not None and not conn.closing():
                 if self._chunked:
-                    i = _chunk_size_line(line, n)
-                    conn.write_buffer(line + i, CHUNK_LINE - i)
+                    self._chunk_line(n)
                     conn.write_object(data)
                     conn.write_buffer(b"\r\n", 2)
                 else:
@@ -122,6 +119,12 @@ cdef class Responder:
             self.finished = True
             if self._proto is not None and self._proto._core.access_log:
                 _log_access(self._proto, self.status, self.sent)
+        return 0
+
+    cdef int _chunk_line(self, long long n) except -1:
+        cdef char line[CHUNK_LINE]
+        cdef Py_ssize_t i = _chunk_size_line(line, n)
+        self._conn.write_buffer(line + i, CHUNK_LINE - i)
         return 0
 
     cdef int _finish(self) except -1:
