@@ -94,8 +94,8 @@ cdef class ServerCore:
     cdef readonly bint access_log
     cdef readonly Py_ssize_t open_connections
     cdef readonly bint shutting_down
-    cdef object app                  # app(request) -> Response, or None
-    cdef object handler_class        # a RequestHandler subclass, or None
+    cdef readonly object app         # app(request) -> Response, or None
+    cdef readonly object handler_class   # a RequestHandler subclass, or None
     cdef readonly AppAdapter adapter # an app interface (ASGI, WSGI), or None
     cdef readonly uint64_t requests
     cdef readonly uint64_t refused

@@ -99,9 +99,13 @@ cdef class AppProtocol(HttpProtocol):
     cdef int _on_body(self, const char *data, Py_ssize_t length) except -1:
         if self._handler is not None:
             try:
-                self._handler.on_body(PyBytes_FromStringAndSize(data, length))
+                result = self._handler.on_body(PyBytes_FromStringAndSize(data, length))
             except Exception as exc:
                 return self._user_error(exc, "on_body()", self._request)
+            if result is not None:
+                # async def on_body(): input waits until it has run.
+                self._blocked |= B_APP
+                _start_task(self._conn._reactor, self._await_handler(result, "on_body()", self._request))
         elif self._request is not None and self._core.handler_class is None:
             try:
                 self._body = _gather_body(&self._p, self._body, &self._body_len, data, length)
@@ -121,9 +125,11 @@ cdef class AppProtocol(HttpProtocol):
             if handler is None:
                 return 0
             try:
-                handler.on_complete()
+                result = handler.on_complete()
             except Exception as exc:
                 return self._user_error(exc, "on_complete()", req)
+            if result is not None:
+                _start_task(self._conn._reactor, self._await_handler(result, "on_complete()", req))
             w = self._writer
             if self._done or w is None:
                 return 0
@@ -139,10 +145,45 @@ cdef class AppProtocol(HttpProtocol):
             response = core.app(req)
         except Exception as exc:
             return self._user_error(exc, "the app", req)
+        if type(response) is not Response and hasattr(response, "__await__"):
+            # async def app(request): later requests wait for its answer.
+            self._blocked |= B_RESPONSE
+            _start_task(self._conn._reactor, self._await_response(response, req))
+            return 0
         try:
             return self._respond(response, req)
         except Exception as exc:
             return self._user_error(exc, "the app's response", req)
+
+    async def _await_response(self, awaitable, Request req):
+        try:
+            response = await awaitable
+            if self._conn is None or self._done:
+                return               # the client has gone
+            self._respond(response, req)
+        except Exception as exc:
+            if self._conn is not None:
+                self._user_error(exc, "the app", req)
+            return
+        if self._writer is None or self._writer.finished:
+            self._writer = None
+            if self._blocked & B_RESPONSE:
+                self._blocked &= ~B_RESPONSE
+                if not self._blocked and not self._done:
+                    self._resume_input()
+
+    async def _await_handler(self, awaitable, str where, Request req):
+        # A RequestHandler's async def method; input held for on_body() resumes.
+        try:
+            await awaitable
+        except Exception as exc:
+            if self._conn is not None and self._handler is not None:
+                self._user_error(exc, where, req)
+            return
+        if self._blocked & B_APP and self._conn is not None:
+            self._blocked &= ~B_APP
+            if not self._blocked and not self._done:
+                self._resume_input()
 
     cdef int _respond(self, object response, Request req) except -1:
         # The simple form's fast path: a whole body, one head, no writer.
@@ -236,9 +277,11 @@ cdef class AppProtocol(HttpProtocol):
             return w._pump()
         if self._handler is not None:
             try:
-                self._handler.on_drain()
+                result = self._handler.on_drain()
             except Exception as exc:
                 return self._user_error(exc, "on_drain()", w._request)
+            if result is not None:
+                _start_task(self._conn._reactor, self._await_handler(result, "on_drain()", w._request))
         return 0
 
     cdef int _on_lost(self, object exc) except -1:

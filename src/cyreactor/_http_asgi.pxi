@@ -12,12 +12,6 @@
 cdef enum:
     BODY_HIGH_WATER = 65536   # request body bytes held for the app before input stops
 
-# asyncio's, bound by the first AsgiAdapter: a native-only server does not
-# import asyncio.
-cdef object _Future = None
-cdef object _Task = None
-cdef object _CancelledError = None
-
 cdef list _ERROR_HEADERS = [(b"content-type", b"text/plain; charset=utf-8")]
 cdef bytes _ERROR_BODY = b"Internal Server Error\n"
 
@@ -79,11 +73,8 @@ cdef class AsgiAdapter(AppAdapter):
     which is each request's ``scope["state"]`` (no "state" key when None)."""
 
     def __init__(self, app, *, root_path="", state=None):
-        global _Future, _Task, _CancelledError
         AppAdapter.__init__(self, app, root_path=root_path)
-        if _Task is None:
-            import asyncio
-            _Future, _Task, _CancelledError = asyncio.Future, asyncio.Task, asyncio.CancelledError
+        _bind_asyncio()
         self._asgi = {"version": "3.0", "spec_version": "2.4"}
         self.state = state
 
@@ -146,7 +137,7 @@ cdef class AsgiProtocol(HttpProtocol):
         cycle._out = _make_responder(self, self._p.expect_continue)
         cycle.scope = _asgi_scope(self, adapter)
         self._cycle = cycle
-        _Task(cycle._run(), loop=cycle._loop)
+        _start_task(cycle._loop, cycle._run())
         return 0
 
     cdef int _on_body(self, const char *data, Py_ssize_t length) except -1:

@@ -22,6 +22,30 @@ cdef class AppAdapter:
         raise NotImplementedError
 
 
+# asyncio's, bound when an app needs them: a server of plain functions does
+# not import asyncio.
+cdef object _Future = None
+cdef object _Task = None
+cdef object _CancelledError = None
+
+
+cdef int _bind_asyncio() except -1:
+    global _Future, _Task, _CancelledError
+    if _Task is None:
+        import asyncio
+        _Future, _Task, _CancelledError = asyncio.Future, asyncio.Task, asyncio.CancelledError
+    return 0
+
+
+cdef object _start_task(Reactor loop, object coro):
+    # The app's coroutine as an asyncio Task on the cyreactor Loop the
+    # connection belongs to (asyncio.current_task() works in it);
+    # HttpServer.listen() refuses a plain Reactor for such an app.
+    if _Task is None:
+        _bind_asyncio()
+    return _Task(coro, loop=loop)
+
+
 cdef inline str _scheme(HttpProtocol proto):
     # The URL scheme the client used: "https" once the connection is TLS.
     return "http"

@@ -54,18 +54,20 @@ access_log         off                  one INFO line per request on the
 =================  ===================  ================================================
 """
 import logging
-import signal
-import threading
 
 from cyreactor import http_options
 from cyreactor._http import (
     DEMO_BODY,
+    AsgiAdapter,
+    ClientDisconnected,
+    FileWrapper,
     Headers,
     Request,
     RequestHandler,
     Response,
     ResponseWriter,
     ServerCore,
+    WsgiAdapter,
     http_date,
 )
 from cyreactor._httpparser import HttpParseError, RequestParser, parse_requests
@@ -74,6 +76,9 @@ from cyreactor._loop import Reactor
 __all__ = [
     "DEFAULTS",
     "DEMO_BODY",
+    "INTERFACES",
+    "ClientDisconnected",
+    "FileWrapper",
     "Headers",
     "HttpParseError",
     "HttpServer",
@@ -97,28 +102,70 @@ logger = logging.getLogger("cyreactor.http")
 DEFAULTS = http_options.defaults()
 
 
+INTERFACES = ("native", "asgi", "wsgi")
+
+
 class HttpServer:
     """An HTTP server that can listen on any number of reactors/addresses.
 
-    ``app`` is a function ``app(request) -> Response``, a ``RequestHandler``
-    subclass, or None for the demo server's fixed response. Keyword options
-    are the limits and timeouts listed in this module's docstring. ``core``
-    is the ``ServerCore``: the reactor's handler factory, with the counters.
+    ``app`` is, with ``interface="native"`` (the default), a function
+    ``app(request) -> Response`` (or ``async def``), a ``RequestHandler``
+    subclass, or None for the demo server's fixed response; with
+    ``interface="asgi"`` an ASGI 3.0 app (served on a ``cyreactor.Loop``),
+    with ``interface="wsgi"`` a WSGI app (on the loop thread, or in a pool
+    of ``threads`` threads). ``root_path`` is the ASGI ``root_path`` / WSGI
+    ``SCRIPT_NAME``. Keyword options are the limits and timeouts listed in
+    this module's docstring. ``core`` is the ``ServerCore``: the reactor's
+    handler factory, with the counters.
     """
 
-    def __init__(self, app=None, **options):
-        handler_class = None
-        if isinstance(app, type) and issubclass(app, RequestHandler):
+    def __init__(self, app=None, *, interface="native", root_path="", threads=0, multiprocess=False,
+                 **options):
+        handler_class = adapter = None
+        if interface == "asgi":
+            adapter, app = AsgiAdapter(app, root_path=root_path), None
+        elif interface == "wsgi":
+            adapter = WsgiAdapter(app, root_path=root_path, threads=threads, multiprocess=multiprocess)
+            app = None
+        elif interface != "native":
+            raise ValueError(f"interface must be one of {', '.join(INTERFACES)}, not {interface!r}")
+        elif isinstance(app, type) and issubclass(app, RequestHandler):
             handler_class, app = app, None
         elif app is not None and not callable(app):
             raise TypeError("app must be callable or a RequestHandler subclass")
-        self.core = ServerCore(app, handler_class=handler_class, **options)
+        self.interface = interface
+        self.core = ServerCore(app, handler_class=handler_class, adapter=adapter, **options)
         self.listeners = []
+
+    @property
+    def needs_loop(self):
+        """True if the app needs a ``cyreactor.Loop`` (an asyncio loop), not
+        only a Reactor: ASGI apps and ``async def`` native apps."""
+        return self.interface == "asgi" or _is_async_app(self.core)
+
+    def _check_reactor(self, reactor):
+        if self.needs_loop and not hasattr(reactor, "create_task"):
+            raise TypeError("this app runs on an asyncio loop: listen on a cyreactor.Loop, not a Reactor")
 
     def listen(self, reactor, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024):
         """Starts accepting on ``host:port``; returns the reactor's Listener
         (``listener.sockname`` has the real port when ``port`` is 0)."""
+        self._check_reactor(reactor)
         listener = reactor.listen(host, port, self.core, backlog=backlog, reuse_port=reuse_port)
+        self.listeners.append(listener)
+        return listener
+
+    def listen_unix(self, reactor, path, *, backlog=1024):
+        """Starts accepting on the Unix socket ``path``."""
+        self._check_reactor(reactor)
+        listener = reactor.listen_unix(path, self.core, backlog=backlog)
+        self.listeners.append(listener)
+        return listener
+
+    def listen_socket(self, reactor, sock, *, backlog=1024):
+        """Starts accepting on an already bound socket (the reactor takes it)."""
+        self._check_reactor(reactor)
+        listener = reactor.listen_socket(sock, self.core, backlog=backlog)
         self.listeners.append(listener)
         return listener
 
@@ -182,34 +229,27 @@ def keep_freed_memory(max_block):
                 and libc.mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
 
 
-def serve(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ready=None,
-          tune_malloc=True, **options):
+def serve(app, host="127.0.0.1", port=8000, *, interface="native", root_path="", threads=0,
+          lifespan="auto", reuse_port=False, backlog=1024, ready=None, tune_malloc=True, **options):
     """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully, within
     the ``shutdown_timeout`` option).
 
-    ``ready(sockname)`` is called once listening, with the bound address.
-    Signal handlers are installed only on the main thread; to run a server
-    on a reactor of your own (a thread, tests), use ``HttpServer.listen``.
-    ``tune_malloc`` applies ``keep_freed_memory(max_body_size)``: this call
-    owns the process, and bodies are handed to ``app`` whole.
+    ``interface``, ``root_path`` and ``threads`` are ``HttpServer``'s; an
+    ASGI app's lifespan is run around the serving (``lifespan``: "auto",
+    "on" or "off", as uvicorn's). ``ready(sockname)`` is called once
+    listening, with the bound address. Signal handlers are installed only on
+    the main thread; to run a server on a reactor of your own (a thread,
+    tests), use ``HttpServer.listen``. ``tune_malloc`` applies
+    ``keep_freed_memory(max_body_size)``: this call owns the process, and
+    bodies are handed to native and WSGI apps whole.
     """
-    server = HttpServer(app, **options)
+    from cyreactor import apps
+
+    server = HttpServer(app, interface=interface, root_path=root_path, threads=threads, **options)
     if tune_malloc and app is not None:
         keep_freed_memory(server.core.options["max_body_size"])
-    with Reactor() as reactor:
-        listener = server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog)
-
-        def stop():
-            logger.info("stopping: finishing responses in flight")
-            server.shutdown(reactor)
-
-        if threading.current_thread() is threading.main_thread():
-            reactor.add_signal_handler(signal.SIGINT, stop)
-            reactor.add_signal_handler(signal.SIGTERM, stop)
-        if ready is not None:
-            ready(listener.sockname)
-        logger.info("serving HTTP on %s", url_for(listener.sockname))
-        reactor.run()
+    apps.serve(server, host=host, port=port, reuse_port=reuse_port, backlog=backlog, ready=ready,
+               lifespan=lifespan)
     return server
 
 
@@ -236,6 +276,20 @@ async def serve_async(app, host="127.0.0.1", port=8000, *, reuse_port=False, bac
         server.shutdown(loop, callback=lambda: drained.done() or drained.set_result(None),
                         stop_reactor=False)
         await drained
+
+
+def _is_async_app(core):
+    """Whether a native app is ``async def`` (a function or RequestHandler)."""
+    import inspect
+
+    target = core.app if core.app is not None else core.handler_class
+    if target is None:
+        return False
+    if isinstance(target, type):
+        return any(inspect.iscoroutinefunction(getattr(target, name, None))
+                   for name in ("on_body", "on_complete", "on_drain"))
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
+        getattr(target, "__call__", None))
 
 
 def url_for(sockname):

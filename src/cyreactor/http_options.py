@@ -33,6 +33,7 @@ class Option:
     minimum: int = 1       # the smallest value accepted (timeouts: any value > 0)
     parser: bool = False   # a limit the request parser enforces itself
     flag: str = ""         # the command-line flag; by default from the name
+    aliases: tuple = ()    # other spellings of the flag (uvicorn's names)
 
     @property
     def type(self):
@@ -85,12 +86,14 @@ OPTIONS = (
     Option("body_timeout", 30.0, "longest silence inside a body", "408, close", "s"),
     Option("min_body_rate", 500, "after the first body_timeout of a body, the least average rate "
            "it must keep up (0: no minimum)", "408, close", "bytes/s", minimum=0),
-    Option("keepalive_timeout", 15.0, "idle time between requests", "close", "s"),
+    Option("keepalive_timeout", 15.0, "idle time between requests", "close", "s",
+           aliases=("--timeout-keep-alive",)),
     Option("send_timeout", 60.0, "longest time a client may leave our responses unread (no progress "
            "draining the write buffer), also while the connection is closing", "abort", "s"),
     Option("linger_timeout", 2.0, "after the last response, half-closed: how long input is read and "
            "dropped so that a reset does not destroy the response", "close", "s"),
-    Option("max_connections", 50000, "open connections", "503 and a close for a new one; the others go on"),
+    Option("max_connections", 50000, "open connections", "503 and a close for a new one; the others go on",
+           aliases=("--limit-concurrency",)),
     Option("shutdown_timeout", 10.0, "on shutdown (SIGINT/SIGTERM for serve()), longest wait for "
            "responses in flight", "close the rest", "s"),
     Option("access_log", False, "one INFO line per request on the cyreactor.http.access logger",
@@ -119,17 +122,20 @@ def resolve(options, demo=False):
 
 
 def add_arguments(parser, demo=False):
-    """Adds every option to an argparse parser (or group) as ``--flag``,
-    with its meaning, what happens past it, and its default."""
+    """Adds every option to an argparse parser (or group) as ``--flag``
+    (and its aliases; a switch also as ``--no-flag``), with its meaning,
+    what happens past it, and its default. An option whose demo default
+    differs is left None, for ``from_arguments`` to fill in."""
     for o in OPTIONS:
-        value = o.demo_default if demo and o.demo_default is not None else o.default
+        value = None if o.demo_default is not None else o.default
+        shown = o.describe() + (f"; {o.describe(demo=True)} for the demo" if o.demo_default is not None else "")
         if o.type is bool:
-            parser.add_argument(o.cli_flag, dest=o.name, action="store_true", default=value,
-                                help=f"{o.meaning} (default: {o.describe(demo)})")
+            parser.add_argument(o.cli_flag, *o.aliases, dest=o.name, action=argparse.BooleanOptionalAction,
+                                default=value, help=f"{o.meaning} (default: {shown})")
             continue
-        parser.add_argument(o.cli_flag, dest=o.name, type=_argument_type(o), default=value,
+        parser.add_argument(o.cli_flag, *o.aliases, dest=o.name, type=_argument_type(o), default=value,
                             metavar=_METAVARS[o.unit],
-                            help=f"{o.meaning}; past it: {o.breach} (default: %(default)s)")
+                            help=f"{o.meaning}; past it: {o.breach} (default: {shown})")
 
 
 _METAVARS = {"bytes": "BYTES", "s": "SECONDS", "bytes/s": "BYTES_PER_S", "": "N"}
@@ -146,9 +152,11 @@ def _argument_type(option):
     return parse
 
 
-def from_arguments(args):
-    """The options parsed by a parser ``add_arguments`` filled, as keywords."""
-    return {o.name: getattr(args, o.name) for o in OPTIONS}
+def from_arguments(args, demo=False):
+    """The options parsed by a parser ``add_arguments`` filled, as keywords;
+    the ones not given take their default (``demo``: the demo server's)."""
+    given = {o.name: getattr(args, o.name) for o in OPTIONS}
+    return {name: defaults(demo)[name] if value is None else value for name, value in given.items()}
 
 
 # ---- the tables in the documentation ------------------------------------------
@@ -160,7 +168,8 @@ def markdown_table():
         default = o.describe()
         if o.demo_default is not None:
             default += f" ({o.describe(demo=True)} for the demo)"
-        lines.append(f"| `{o.name}` | `{o.cli_flag}` | {default} | {o.meaning} | {o.breach or '–'} |")
+        flags = ", ".join(f"`{flag}`" for flag in (o.cli_flag, *o.aliases))
+        lines.append(f"| `{o.name}` | {flags} | {default} | {o.meaning} | {o.breach or '–'} |")
     return "\n".join(lines) + "\n"
 
 
