@@ -186,14 +186,16 @@ class Lifespan:
 
 
 def serve(server, *, host="127.0.0.1", port=8000, uds=None, sock=None, reuse_port=False,
-          backlog=1024, ready=None, lifespan="auto", loop=None):
+          backlog=1024, ready=None, lifespan="auto", loop=None, setup=None):
     """Runs ``server`` (an ``HttpServer``) in this process until SIGINT or
     SIGTERM, then stops it gracefully (the ``shutdown_timeout`` option).
-    It listens on ``sock`` (a bound socket, taken over) if given, else on
-    the Unix socket ``uds``, else on ``host:port``; ``ready(sockname)`` is
-    called once listening. An ASGI app's lifespan runs around it
-    (LifespanFailed if its startup fails). Runs on ``loop`` (default: a new
-    ``cyreactor.Loop``, closed at the end)."""
+    It listens on ``sock`` (a bound socket, or a list of them, taken over)
+    if given, else on the Unix socket ``uds``, else on ``host:port``;
+    ``ready(sockname)`` is called once listening (with the first socket's
+    name), and ``setup(loop)`` then, to add timers or replace the signal
+    handlers. An ASGI app's lifespan runs around it (LifespanFailed if its
+    startup fails). Runs on ``loop`` (default: a new ``cyreactor.Loop``,
+    closed at the end)."""
     from cyreactor.eventloop import Loop
 
     own_loop = loop is None
@@ -218,7 +220,7 @@ def serve(server, *, host="127.0.0.1", port=8000, uds=None, sock=None, reuse_por
                 server.core.adapter.state = span.state
         try:
             _serve_forever(server, loop, host=host, port=port, uds=uds, sock=sock, reuse_port=reuse_port,
-                           backlog=backlog, ready=ready, main=main)
+                           backlog=backlog, ready=ready, setup=setup, main=main)
         finally:
             if span is not None:
                 if span.supported:
@@ -236,10 +238,12 @@ def serve(server, *, host="127.0.0.1", port=8000, uds=None, sock=None, reuse_por
             asyncio.set_event_loop(None)
 
 
-def _serve_forever(server, loop, *, host, port, uds, sock, reuse_port, backlog, ready, main):
+def _serve_forever(server, loop, *, host, port, uds, sock, reuse_port, backlog, ready, setup, main):
     from cyreactor.http import url_for
 
-    if sock is not None:
+    if isinstance(sock, (list, tuple)):
+        listener = [server.listen_socket(loop, s, backlog=backlog) for s in sock][0]
+    elif sock is not None:
         listener = server.listen_socket(loop, sock, backlog=backlog)
     elif uds is not None:
         listener = server.listen_unix(loop, uds, backlog=backlog)
@@ -255,6 +259,8 @@ def _serve_forever(server, loop, *, host, port, uds, sock, reuse_port, backlog, 
         loop.add_signal_handler(signal.SIGTERM, stop)
     if ready is not None:
         ready(listener.sockname)
+    if setup is not None:
+        setup(loop)
     name = listener.sockname
     log.info("serving HTTP on %s", url_for(name) if isinstance(name, tuple) else f"unix:{name}")
     loop.run_forever()
