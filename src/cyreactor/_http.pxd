@@ -279,6 +279,7 @@ cdef class Responder:
     cdef int _send(self, object data, bint final) except -1
     cdef int _send_head(self, object first, bint final) except -1
     cdef int _chunk_line(self, long long n) except -1
+    cdef int _short(self) except -1
     cdef int _finish(self) except -1
 
 

@@ -37,7 +37,7 @@ from libc.time cimport time_t, tm
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from cyreactor._httpparser cimport (
-    HP_BODY, HP_COMPLETE, HP_HEAD, HP_NEED_MORE, M_HEAD, M_OTHER, S_DONE, S_HEAD, S_START,
+    HP_BODY, HP_COMPLETE, HP_HEAD, HP_NEED_MORE, M_HEAD, M_OTHER, S_COMPLETE, S_DONE, S_HEAD, S_START,
     limits_from, parser_feed, parser_free, parser_head_started, parser_init, refusal_reason,
     refusal_status,
 )

@@ -203,6 +203,10 @@ cdef class HttpProtocol(Handler):
                 self._process(buf + off, n)
             finally:
                 free(buf)
+        if self._p.state == S_COMPLETE and not self._done and not self._blocked:
+            # Held back right after a body's last byte: the request's end
+            # is still to be reported, and no more input may ever come.
+            self._process(NULL, 0)
         if self._done or self._blocked:
             return 0
         if self._eof:

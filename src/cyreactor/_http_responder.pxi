@@ -66,9 +66,13 @@ cdef class Responder:
         cdef Connection conn = self._conn
         cdef bint late = False
         f.status = self.status
-        # A whole body known now is framed by its length; a HEAD answer's
-        # length is the app's content-length field, if it gave one.
-        f.length = n if final and not self._head_request else -1
+        # A whole body known now is framed by its length, unless the app
+        # gave one (which is then held to). To HEAD, an app that sends the
+        # body it would send to GET gets its length too; one that sends
+        # none says it in its content-length field, or nothing is said.
+        f.length = -1
+        if final and (n or not self._head_request) and not _has_content_length(self._headers):
+            f.length = n
         f.http10 = self._http10
         # Answered before 100 Continue went out: the client may send the
         # body or not (RFC 9110 10.1.1), so the connection ends with this.
@@ -117,8 +121,18 @@ cdef class Responder:
                 free(o.buf)
         if final:
             self.finished = True
+            if self._remaining > 0 and not self._no_body:
+                self._short()
             if self._proto is not None and self._proto._core.access_log:
                 _log_access(self._proto, self.status, self.sent)
+        return 0
+
+    cdef int _short(self) except -1:
+        # Fewer bytes than announced: the framing is broken, the only
+        # honest thing left is to drop the connection.
+        self._keep_alive = False
+        if self._conn is not None and not self._conn.closing():
+            self._conn.abort()
         return 0
 
     cdef int _chunk_line(self, long long n) except -1:
@@ -138,13 +152,22 @@ cdef class Responder:
             if self._chunked:
                 conn.write_buffer(b"0\r\n\r\n", 5)
             elif self._remaining > 0:
-                # Fewer bytes than announced: the framing is broken, the
-                # only honest thing left is to drop the connection.
-                self._keep_alive = False
-                conn.abort()
+                self._short()
         if self._proto is not None and self._proto._core.access_log:
             _log_access(self._proto, self.status, self.sent)
         return 0
+
+
+cdef bint _has_content_length(object headers) except -1:
+    # Whether the app's fields include a content-length (bytes names from
+    # ASGI, str from WSGI).
+    if not headers:
+        return False
+    for item in headers:
+        name = item[0]
+        if len(name) == 14 and name.lower() in (b"content-length", "content-length"):
+            return True
+    return False
 
 
 cdef Responder _make_responder(HttpProtocol proto, bint awaiting_continue):

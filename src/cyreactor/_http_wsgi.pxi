@@ -351,6 +351,11 @@ cdef class WsgiJob:
                 return self._complete()
             if type(result) is FileWrapper and self._sendfile(<FileWrapper>result):
                 return 0
+            if self._out._head_request and self._out.started:
+                # HEAD: the head is known and no body goes out, so the
+                # iterable is not run, only closed.
+                self._out._finish()
+                return self._complete()
             self._iter = iter(result)
         except Exception as exc:
             return self._failed(exc, "the WSGI app's response")
@@ -369,6 +374,8 @@ cdef class WsgiJob:
         cdef WsgiProtocol proto = self._proto
         cdef Responder out = self._out
         while not self._disconnected:
+            if out._conn is None or out._conn.closing():
+                break                # the connection failed under the writes
             if proto._write_paused:
                 return 0             # resumed by _drained()
             try:
@@ -384,7 +391,7 @@ cdef class WsgiJob:
                 out._send(chunk, False)
             except Exception as exc:
                 return self._failed(exc, "the WSGI app's iterable")
-        if not self._disconnected:
+        if not self._disconnected and out._conn is not None and not out._conn.closing():
             if not out.started:
                 return self._failed(RuntimeError("the WSGI app returned without calling "
                                                  "start_response()"), "the WSGI app")
@@ -549,6 +556,8 @@ cdef class WsgiJob:
             where = "the WSGI app's iterable"
             if type(result) is list or type(result) is tuple:
                 self._post(self._whole(result), True)
+            elif out._head_request and out.started:
+                self._post(b"", True)        # HEAD: the iterable is not run
             else:
                 for chunk in result:
                     chunk = _wsgi_bytes(chunk, where)
