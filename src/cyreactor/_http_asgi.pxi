@@ -337,9 +337,13 @@ cdef class AsgiCycle:
         if fut.done():               # cancelled: the app is not waiting any more
             self._receive_waiter = None
             return 0
+        # Taken first: handing the body over may resume input, which
+        # delivers more body and comes back here.
+        self._receive_waiter = None
         message = self._next_message()
-        if message is not None:
-            self._receive_waiter = None
+        if message is None:
+            self._receive_waiter = fut
+        else:
             fut.set_result(message)
         return 0
 
