@@ -46,6 +46,29 @@ def start(running):
 
 
 @pytest.fixture
+def loop(errors):
+    """A cyreactor.Loop (an asyncio loop) running on a thread, with the
+    same error check as ``reactor``; ``loop.serve(app, **kwargs)`` starts an
+    HttpServer on it and returns it, with ``.port``."""
+    lp = cyreactor.Loop()
+    lp.set_exception_handler(errors)
+    rt = ReactorThread(lp).start()
+
+    def serve(app=None, **kwargs):
+        server = HttpServer(app, **kwargs)
+        server.port = rt.call(server.listen, lp, "127.0.0.1", 0).sockname[1]
+        return server
+
+    lp.serve = serve
+    lp.thread = rt
+    yield lp
+    rt.stop()
+    lp.close()
+    unexpected = len(errors.contexts) - errors.expected
+    assert unexpected <= 0, f"the loop reported unexpected errors: {errors.contexts}"
+
+
+@pytest.fixture
 def demo():
     servers = []
 

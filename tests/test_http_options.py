@@ -67,9 +67,12 @@ def test_defaults_everywhere_come_from_the_table():
 def test_cli_flags_are_the_table_with_the_demo_defaults():
     parser = build_parser()
     args = parser.parse_args([])
-    assert http_options.from_arguments(args) == http_options.defaults(demo=True)
+    assert http_options.from_arguments(args, demo=True) == http_options.defaults(demo=True)
+    assert http_options.from_arguments(args) == http_options.defaults()
     flags = {a.dest: a.option_strings for a in parser._actions}
-    assert all(flags[o.name] == [o.cli_flag] for o in http_options.OPTIONS)
+    assert all(flags[o.name][:1 + len(o.aliases)] == [o.cli_flag, *o.aliases] for o in http_options.OPTIONS)
+    assert flags["keepalive_timeout"] == ["--keepalive-timeout", "--timeout-keep-alive"]
+    assert flags["access_log"] == ["--access-log", "--no-access-log"]
     args = parser.parse_args(["--max-body-size", "5", "--send-timeout", "0.5", "--access-log",
                               "--min-body-rate", "0"])
     given = http_options.from_arguments(args)

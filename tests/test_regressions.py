@@ -583,3 +583,30 @@ def test_set_timeout_is_a_documented_one_shot_deadline(reactor):
     assert len(fired) == 2                      # kept, and disarmed after the second
     assert "one-shot" in cyreactor.Connection.set_timeout.__doc__
     client.close()
+
+
+def test_input_held_after_a_bodys_last_byte_still_ends_the_request(loop):
+    # tests/test_app_wsgi.py (--threads, 300 kB uploads hung): input held
+    # back (here by an async on_body) right after the last byte of a body
+    # was resumed from the stash only; with nothing stashed, the parser's
+    # pending end of request was never reported and the response never came.
+    import asyncio
+
+    from cyreactor import http
+
+    class Count(http.RequestHandler):
+        size = 0
+
+        async def on_body(self, chunk):
+            await asyncio.sleep(0)
+            self.size += len(chunk)
+
+        def on_complete(self):
+            self.response.send(http.Response(200, body=b"%d" % self.size))
+
+    port = loop.serve(Count).port
+    sock, reader = connect(port)
+    for n in (1, 300000):
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % n + b"b" * n)
+        assert reader.response()[2] == b"%d" % n
+    sock.close()

@@ -97,6 +97,7 @@ cdef class ServerCore:
     cdef readonly object app         # app(request) -> Response, or None
     cdef readonly object handler_class   # a RequestHandler subclass, or None
     cdef readonly AppAdapter adapter # an app interface (ASGI, WSGI), or None
+    cdef object _select              # app.handler_for(request): a RequestHandler subclass or None
     cdef readonly uint64_t requests
     cdef readonly uint64_t refused
     cdef readonly uint64_t errors
@@ -181,6 +182,7 @@ cdef class AppProtocol(HttpProtocol):
     cdef Py_ssize_t _body_len
     cdef ResponseWriter _writer
     cdef object _handler
+    cdef bint _streaming             # this request goes to a RequestHandler
 
     cdef int _respond(self, object response, Request req) except -1
     cdef int _report(self, BaseException exc, str where, Request req) except -1

@@ -73,11 +73,20 @@ cdef class AppProtocol(HttpProtocol):
         cdef Request req = _make_request(self)
         cdef ServerCore core = self._core
         cdef ResponseWriter w
+        cls = core.handler_class
         self._request = req
         self._body = None
         self._writer = None
         self._handler = None
-        if core.handler_class is None:
+        if cls is None and core._select is not None:
+            # An app that mixes plain and streaming routes (http.Router)
+            # says which this request takes.
+            try:
+                cls = core._select(req)
+            except Exception as exc:
+                return self._user_error(exc, "the app's handler_for()", req)
+        self._streaming = cls is not None
+        if cls is None:
             if self._p.expect_continue:
                 # The app is called with the whole body: it will be read.
                 self._conn.write_buffer(CONTINUE_100, 25)
@@ -85,7 +94,7 @@ cdef class AppProtocol(HttpProtocol):
         w = self._writer = _make_writer(self, req)
         w._awaiting_continue = self._p.expect_continue
         try:
-            self._handler = core.handler_class(req, w)
+            self._handler = cls(req, w)
         except Exception as exc:
             return self._user_error(exc, "RequestHandler()", req)
         if w._awaiting_continue and not w.started and not self._done:
@@ -106,7 +115,7 @@ cdef class AppProtocol(HttpProtocol):
                 # async def on_body(): input waits until it has run.
                 self._blocked |= B_APP
                 _start_task(self._conn._reactor, self._await_handler(result, "on_body()", self._request))
-        elif self._request is not None and self._core.handler_class is None:
+        elif self._request is not None and not self._streaming:
             try:
                 self._body = _gather_body(&self._p, self._body, &self._body_len, data, length)
             except MemoryError:
@@ -120,7 +129,7 @@ cdef class AppProtocol(HttpProtocol):
         cdef ResponseWriter w
         core.requests += 1
         self._request = None
-        if core.handler_class is not None:
+        if self._streaming:
             handler = self._handler
             if handler is None:
                 return 0

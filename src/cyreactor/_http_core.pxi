@@ -23,6 +23,7 @@ cdef class ServerCore:
         self.app = app
         self.handler_class = handler_class
         self.adapter = adapter
+        self._select = getattr(app, "handler_for", None) if app is not None else None
         limits_from(&self._limits, settings)
         self.header_timeout = settings["header_timeout"]
         self.body_timeout = settings["body_timeout"]

@@ -87,6 +87,7 @@ __all__ = [
     "RequestParser",
     "Response",
     "ResponseWriter",
+    "Router",
     "http_date",
     "keep_freed_memory",
     "parse_requests",
@@ -202,6 +203,70 @@ class HttpServer:
         return self.core.stats()
 
 
+class Router:
+    """One native app of many routes, each a plain function
+    (``app(request) -> Response``, or ``async def``; the body is read
+    whole before it runs) or a ``RequestHandler`` subclass (streaming: the
+    body comes to ``on_body`` as it arrives). Routes are exact paths,
+    optionally limited to some methods::
+
+        router = http.Router()
+
+        @router.route("/hello")
+        def hello(request):
+            return http.Response(200, body=b"hi")
+
+        @router.route("/upload", methods=["PUT"])
+        class Upload(http.RequestHandler):
+            ...
+
+        http.serve(router)
+
+    An unknown path is 404, a known path with another method 405."""
+
+    def __init__(self, routes=None):
+        self._routes = {}
+        for path, endpoint in (routes or {}).items():
+            self.add(path, endpoint)
+
+    def add(self, path, endpoint, methods=None):
+        """Routes ``path`` (for ``methods``, default: all) to ``endpoint``."""
+        if not (callable(endpoint) or (isinstance(endpoint, type) and issubclass(endpoint, RequestHandler))):
+            raise TypeError(f"{endpoint!r} is neither a function nor a RequestHandler subclass")
+        allowed = None if methods is None else frozenset(m.upper() for m in methods)
+        self._routes.setdefault(path, []).append((allowed, endpoint))
+        return endpoint
+
+    def route(self, path, methods=None):
+        """A decorator: ``@router.route("/path", methods=["GET"])``."""
+        return lambda endpoint: self.add(path, endpoint, methods)
+
+    def _endpoint(self, request):
+        entries = self._routes.get(request.path)
+        if entries is None:
+            return _NOT_FOUND
+        for allowed, endpoint in entries:
+            if allowed is None or request.method in allowed:
+                return endpoint
+        return _METHOD_NOT_ALLOWED
+
+    def handler_for(self, request):
+        """The server's question when a head arrives: the RequestHandler
+        subclass that streams this request, or None for a function."""
+        endpoint = self._endpoint(request)
+        return endpoint if isinstance(endpoint, type) else None
+
+    def __call__(self, request):
+        endpoint = self._endpoint(request)
+        if isinstance(endpoint, Response):
+            return endpoint
+        return endpoint(request)
+
+
+_NOT_FOUND = Response(404, [("content-type", "text/plain")], b"Not Found\n")
+_METHOD_NOT_ALLOWED = Response(405, [("content-type", "text/plain")], b"Method Not Allowed\n")
+
+
 # mallopt(3) parameters from <malloc.h>.
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
@@ -279,17 +344,22 @@ async def serve_async(app, host="127.0.0.1", port=8000, *, reuse_port=False, bac
 
 
 def _is_async_app(core):
-    """Whether a native app is ``async def`` (a function or RequestHandler)."""
+    """Whether a native app is ``async def`` somewhere (a function, a
+    RequestHandler's method, a Router's route): it then needs a Loop."""
+    return _is_async(core.app if core.app is not None else core.handler_class)
+
+
+def _is_async(target):
     import inspect
 
-    target = core.app if core.app is not None else core.handler_class
     if target is None:
         return False
+    if isinstance(target, Router):
+        return any(_is_async(endpoint) for entries in target._routes.values() for _, endpoint in entries)
     if isinstance(target, type):
         return any(inspect.iscoroutinefunction(getattr(target, name, None))
                    for name in ("on_body", "on_complete", "on_drain"))
-    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(
-        getattr(target, "__call__", None))
+    return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None))
 
 
 def url_for(sockname):

@@ -212,7 +212,17 @@ async def current_task(scope, receive, send):
     await respond(send, 200, (type(task).__name__ + " " + type(asyncio.get_running_loop()).__name__).encode())
 
 
+async def pid(scope, receive, send):
+    await respond(send, 200, str(os.getpid()).encode())
+
+
+def create():
+    """For --factory."""
+    return app
+
+
 ROUTES = {
+    "/pid": pid,
     "/scope": scope_route,
     "/upload": upload,
     "/echo": echo,

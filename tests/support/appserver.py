@@ -28,7 +28,7 @@ class AppServer:
     """``AppServer(spec, *flags, kind="cli", env=None)``: serving once made;
     ``url``, ``port``, ``output()`` (stdout and stderr so far), ``stop()``."""
 
-    def __init__(self, spec, *flags, kind="cli", env=None, timeout=20.0):
+    def __init__(self, spec, *flags, kind="cli", env=None, timeout=20.0, pattern=None, pass_fds=()):
         environ = _environ(env)
         if kind == "gunicorn":
             argv = [sys.executable, "-m", "gunicorn", "-k", "cyreactor.gunicorn.Worker", "-b", "127.0.0.1:0",
@@ -36,10 +36,10 @@ class AppServer:
             pattern = r"Listening at: http://127\.0\.0\.1:(\d+)"
         else:
             argv = [sys.executable, "-m", "cyreactor", spec, "--port", "0", "--app-dir", APPS, *flags]
-            pattern = r"listening on http://127\.0\.0\.1:(\d+)/"
+            pattern = pattern or r"listening on http://127\.0\.0\.1:(\d+)/"
         self.kind = kind
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                     env=environ, cwd=APPS)
+                                     env=environ, cwd=APPS, pass_fds=pass_fds)
         self._lines = []
         self._cond = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -51,7 +51,7 @@ class AppServer:
                 for line in self._lines:
                     match = re.search(pattern, line)
                     if match:
-                        self.port = int(match.group(1))
+                        self.port = int(match.group(1)) if match.group(1).isdigit() else match.group(1)
                         break
                 else:
                     if self.proc.poll() is not None and not self._reader.is_alive():

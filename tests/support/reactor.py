@@ -29,7 +29,9 @@ class ReactorThread:
 
     def _run(self):
         try:
-            self.reactor.run()
+            # An asyncio loop (cyreactor.Loop) runs as one, so that it is
+            # the thread's running loop.
+            getattr(self.reactor, "run_forever", self.reactor.run)()
         except BaseException as exc:  # surfaced by stop()
             self.error = exc
 
