@@ -266,6 +266,7 @@ cdef class Responder:
     cdef object _headers
     cdef object _reason
     cdef bint started                # the status is given
+    cdef bint _user_length           # the app's fields give a content-length
     cdef bint head_sent
     cdef bint finished
     cdef bint _head_request

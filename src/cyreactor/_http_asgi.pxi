@@ -291,7 +291,9 @@ cdef class AsgiCycle:
             status = message["status"]
             if type(status) is not int:
                 raise TypeError(f"'http.response.start' status must be an int, not {type(status).__name__}")
-            out._begin(status, message.get("headers", ()), None)
+            headers = message.get("headers", ())
+            out._begin(status, headers, None)
+            out._user_length = _has_content_length(headers)
             return _DONE
         raise RuntimeError(f"unexpected ASGI message type {mtype!r} for an 'http' scope")
 

@@ -21,10 +21,13 @@ cdef class Responder:
         raise TypeError("Responder objects are made by the server")
 
     cdef int _begin(self, int status, object headers, object reason) except -1:
+        # The interface sets _user_length after this, if the app's fields
+        # give a content-length.
         _check_status(status)
         self.status = status
         self._headers = headers
         self._reason = reason
+        self._user_length = False
         self.started = True
         return 0
 
@@ -71,7 +74,7 @@ cdef class Responder:
         # body it would send to GET gets its length too; one that sends
         # none says it in its content-length field, or nothing is said.
         f.length = -1
-        if final and (n or not self._head_request) and not _has_content_length(self._headers):
+        if final and (n or not self._head_request) and not self._user_length:
             f.length = n
         f.http10 = self._http10
         # Answered before 100 Continue went out: the client may send the
@@ -159,13 +162,10 @@ cdef class Responder:
 
 
 cdef bint _has_content_length(object headers) except -1:
-    # Whether the app's fields include a content-length (bytes names from
-    # ASGI, str from WSGI).
-    if not headers:
-        return False
+    # Whether an ASGI app's fields (bytes names) include a content-length.
     for item in headers:
         name = item[0]
-        if len(name) == 14 and name.lower() in (b"content-length", "content-length"):
+        if type(name) is bytes and _name_is(<bytes>name, b"content-length", 14):
             return True
     return False
 

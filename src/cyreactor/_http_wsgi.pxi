@@ -39,7 +39,10 @@ cdef tuple _wsgi_status(object status):
     return (int(s[:3]), s[4:])
 
 
-cdef int _check_wsgi_headers(object headers) except -1:
+cdef bint _check_wsgi_headers(object headers) except -1:
+    # Type and hop-by-hop checks; returns whether a content-length is given.
+    cdef Py_ssize_t n
+    cdef bint length = False
     if type(headers) is not list:
         raise TypeError(f"response headers must be a list of (name, value) tuples, "
                         f"not {type(headers).__name__}")
@@ -47,9 +50,12 @@ cdef int _check_wsgi_headers(object headers) except -1:
         name, value = item
         if type(name) is not str or type(value) is not str:
             raise TypeError(f"header names and values must be str, not {item!r}")
-        if (<str>name).lower() in _HOP_BY_HOP:
+        n = len(<str>name)
+        if n == 14:
+            length = length or (<str>name).lower() == "content-length"
+        elif n in (2, 7, 8, 10, 17, 18, 19) and (<str>name).lower() in _HOP_BY_HOP:
             raise ValueError(f"hop-by-hop header {name!r} in a WSGI response (PEP 3333)")
-    return 0
+    return length
 
 
 cdef inline object _wsgi_bytes(object data, str what):
@@ -324,8 +330,9 @@ cdef class WsgiJob:
         elif out.started:
             raise RuntimeError("start_response() called again without exc_info")
         code, reason = _wsgi_status(status)
-        _check_wsgi_headers(headers)
+        length = _check_wsgi_headers(headers)
         out._begin(code, headers, reason)
+        out._user_length = length
         return self.write
 
     def write(self, data):
@@ -445,7 +452,9 @@ cdef class WsgiJob:
         result = self._result
         self._result = None
         self._iter = None
-        if result is not None and not self._file_pending:
+        if type(result) is list or type(result) is tuple:
+            pass                     # nothing to close
+        elif result is not None and not self._file_pending:
             close = getattr(result, "close", None)
             if close is not None:
                 try:
