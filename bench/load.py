@@ -43,7 +43,7 @@ from harness.procs import RunningServer  # noqa: E402
 from harness.tls import make_certs  # noqa: E402
 
 JSON_SCHEMA = 2
-DEFAULT_SUITES = ("echo", "http", "app", "loop", "tls", "idle", "workers")
+DEFAULT_SUITES = ("echo", "http", "app", "frameworks", "loop", "tls", "idle", "workers")
 QUICK_SUITES = ("echo", "http")
 
 

@@ -1,7 +1,9 @@
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable, Literal
 
 from cyreactor._http import (
     DEMO_BODY as DEMO_BODY,
+    ClientDisconnected as ClientDisconnected,
+    FileWrapper as FileWrapper,
     Headers as Headers,
     Request as Request,
     RequestHandler as RequestHandler,
@@ -20,7 +22,10 @@ from cyreactor._loop import Listener, Reactor
 __all__: list[str]
 DEFAULTS: dict[str, Any]
 
-_App = Callable[[Request], Response] | type[RequestHandler] | None
+_App = Any   # native: Callable[[Request], Response | Awaitable[Response]], a RequestHandler subclass,
+             # a Router or None; asgi: an ASGI 3.0 app; wsgi: a WSGI app
+_Interface = Literal["native", "asgi", "wsgi"]
+INTERFACES: tuple[str, ...]
 
 # The keyword options below are cyreactor.http_options' table, in its order
 # (tests/test_http_options.py checks them).
@@ -28,19 +33,33 @@ _App = Callable[[Request], Response] | type[RequestHandler] | None
 class HttpServer:
     core: ServerCore
     listeners: list[Listener]
-    def __init__(self, app: _App = ..., *, max_request_line: int = ..., max_head_size: int = ...,
+    interface: str
+    def __init__(self, app: _App = ..., *, interface: _Interface = ..., root_path: str = ...,
+                 threads: int = ..., multiprocess: bool = ..., max_request_line: int = ..., max_head_size: int = ...,
                  max_headers: int = ..., max_body_size: int = ..., header_timeout: float = ...,
                  body_timeout: float = ..., min_body_rate: int = ..., keepalive_timeout: float = ...,
                  send_timeout: float = ..., linger_timeout: float = ..., max_connections: int = ...,
                  shutdown_timeout: float = ..., access_log: bool = ...) -> None: ...
     def listen(self, reactor: Reactor, host: str = ..., port: int = ..., *, reuse_port: bool = ...,
                backlog: int = ...) -> Listener: ...
+    def listen_unix(self, reactor: Reactor, path: str, *, backlog: int = ...) -> Listener: ...
+    def listen_socket(self, reactor: Reactor, sock: Any, *, backlog: int = ...) -> Listener: ...
+    @property
+    def needs_loop(self) -> bool: ...
     def stop_accepting(self) -> None: ...
     def shutdown(self, reactor: Reactor, *, timeout: float | None = ...,
                  callback: Callable[[], object] | None = ..., stop_reactor: bool = ...) -> None: ...
     def stats(self) -> dict[str, int]: ...
 
-def serve(app: _App, host: str = ..., port: int = ..., *, reuse_port: bool = ..., backlog: int = ...,
+class Router:
+    def __init__(self, routes: dict[str, Any] | None = ...) -> None: ...
+    def add(self, path: str, endpoint: Any, methods: list[str] | None = ...) -> Any: ...
+    def route(self, path: str, methods: list[str] | None = ...) -> Callable[[Any], Any]: ...
+    def handler_for(self, request: Request) -> type[RequestHandler] | None: ...
+    def __call__(self, request: Request) -> Response | Awaitable[Response]: ...
+
+def serve(app: _App, host: str = ..., port: int = ..., *, interface: _Interface = ..., root_path: str = ...,
+          threads: int = ..., lifespan: str = ..., reuse_port: bool = ..., backlog: int = ...,
           ready: Callable[[Any], object] | None = ..., tune_malloc: bool = ..., max_request_line: int = ...,
           max_head_size: int = ..., max_headers: int = ..., max_body_size: int = ...,
           header_timeout: float = ..., body_timeout: float = ..., min_body_rate: int = ...,
