@@ -610,3 +610,31 @@ def test_input_held_after_a_bodys_last_byte_still_ends_the_request(loop):
         sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % n + b"b" * n)
         assert reader.response()[2] == b"%d" % n
     sock.close()
+
+
+def test_an_asgi_body_that_fills_the_buffer_while_the_app_waits_is_handed_over_once(loop):
+    # tests/test_app_frameworks.py (Django's ASGI handler, 10 MiB upload:
+    # InvalidStateError, the connection closed): a body piece that filled
+    # the app's buffer while it waited in receive() was handed over from
+    # inside the parsing, which resumed input there and then; the request's
+    # end, reported by that nested parsing, resolved the same waiter first.
+    async def app(scope, receive, send):
+        if scope["type"] != "http":
+            return
+        sizes = []
+        while True:
+            message = await receive()
+            sizes.append(len(message["body"]))
+            if not message["more_body"]:
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"%d" % sum(sizes)})
+
+    port = loop.serve(app, interface="asgi").port
+    sock, reader = connect(port)
+    for n in (100000, 70000):
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % n)
+        time.sleep(0.1)          # the app is waiting in receive() when the body comes
+        sock.sendall(b"b" * n)
+        assert reader.response()[2] == b"%d" % n
+    sock.close()

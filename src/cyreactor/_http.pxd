@@ -328,7 +328,7 @@ cdef class AsgiCycle:
     cdef object _receive_waiter      # a Future while the app waits in receive()
     cdef object _send_waiter         # a Future while the app waits for the client to read
 
-    cdef object _next_message(self)
+    cdef object _next_message(self, bint from_app)
     cdef int _wake(self) except -1
     cdef int _disconnect(self) except -1
     cdef int _drained(self) except -1

@@ -253,7 +253,7 @@ cdef class AsgiCycle:
                                         "the ASGI app, which returned without a response")
 
     def receive(self):
-        message = self._next_message()
+        message = self._next_message(True)
         if message is not None:
             return _ready(message)
         if self._receive_waiter is not None:
@@ -297,8 +297,10 @@ cdef class AsgiCycle:
             return _DONE
         raise RuntimeError(f"unexpected ASGI message type {mtype!r} for an 'http' scope")
 
-    cdef object _next_message(self):
+    cdef object _next_message(self, bint from_app):
         # The message receive() returns now, or None if it must wait.
+        # ``from_app``: called by the app, not from inside the protocol's
+        # parsing (which goes on by itself once input is no longer held).
         cdef AsgiProtocol proto = self._proto
         cdef Responder out = self._out
         cdef list pieces = self._body
@@ -330,7 +332,7 @@ cdef class AsgiCycle:
         message = {"type": "http.request", "body": body, "more_body": not self._request_done}
         if proto._blocked & B_APP:
             proto._blocked &= ~B_APP
-            if not proto._blocked and not proto._done:
+            if from_app and not proto._blocked and not proto._done:
                 proto._resume_input()
         return message
 
@@ -339,10 +341,8 @@ cdef class AsgiCycle:
         if fut.done():               # cancelled: the app is not waiting any more
             self._receive_waiter = None
             return 0
-        # Taken first: handing the body over may resume input, which
-        # delivers more body and comes back here.
         self._receive_waiter = None
-        message = self._next_message()
+        message = self._next_message(False)
         if message is None:
             self._receive_waiter = fut
         else:
