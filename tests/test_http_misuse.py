@@ -51,3 +51,43 @@ def test_every_http_class_and_method_survives_misuse():
                    functions]
     """)
     assert result.returncode == 0 and "walked" in result.stdout, (result.returncode, result.stderr[-3000:])
+
+
+def test_the_app_interfaces_survive_misuse():
+    # What an ASGI app and a WSGI app are given (the cycle behind receive and
+    # send, the job behind start_response, the input), live and finished.
+    result = walk_in_subprocess("""
+        import select, socket, time
+        import cyreactor
+        from cyreactor import _http, apps, http
+
+        made = {}
+
+        async def asgi(scope, receive, send):
+            made["cycle"] = receive.__self__
+            await send({"type": "http.response.start", "status": 200})
+            await send({"type": "http.response.body", "body": b"ok"})
+
+        def wsgi(environ, start_response):
+            made.setdefault("jobs", []).append(start_response.__self__)
+            made.setdefault("inputs", []).append(environ["wsgi.input"])
+            start_response("200 OK", [])
+            return [b"ok"]
+
+        loop = cyreactor.Loop()
+        for app, interface, threads in ((asgi, "asgi", 0), (wsgi, "wsgi", 0), (wsgi, "wsgi", 2)):
+            server = http.HttpServer(app, interface=interface, threads=threads)
+            port = server.listen(loop, "127.0.0.1", 0).sockname[1]
+            client = socket.create_connection(("127.0.0.1", port))
+            client.sendall(b"POST / HTTP/1.1\\r\\nHost: t\\r\\nContent-Length: 1\\r\\n\\r\\nx")
+            deadline = time.monotonic() + 5
+            while not select.select([client], [], [], 0)[0] and time.monotonic() < deadline:
+                loop.run_once(0.05)
+            made[interface + str(threads)] = (server, client)
+
+        classes = [_http.AsgiAdapter, _http.WsgiAdapter, _http.AppAdapter, _http.AsgiCycle, _http.WsgiJob,
+                   _http.FileWrapper, _http.Responder, http.Router, apps.Lifespan]
+        objects = [made["cycle"], *made["jobs"], *made["inputs"], _http.FileWrapper(None),
+                   _http.AsgiAdapter(asgi), _http.WsgiAdapter(wsgi), http.Router()]
+    """)
+    assert result.returncode == 0 and "walked" in result.stdout, (result.returncode, result.stderr[-3000:])

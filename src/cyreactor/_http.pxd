@@ -376,6 +376,7 @@ cdef class WsgiJob:
     cdef Py_ssize_t _in_flight       # bytes handed to the loop, not written yet
     cdef bint _paused                # the client is behind: the app's thread waits
 
+    cdef int _check_live(self) except -1
     cdef int _run(self) except -1
     cdef object _whole(self, object sequence)
     cdef int _pump(self) except -1

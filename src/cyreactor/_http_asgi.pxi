@@ -238,6 +238,8 @@ cdef class AsgiCycle:
         raise TypeError("AsgiCycle objects are made by the server")
 
     async def _run(self):
+        if self._proto is None:
+            raise RuntimeError("not a request of a running server")
         try:
             await self._adapter.app(self.scope, self.receive, self.send)
         except BaseException as exc:
@@ -253,6 +255,8 @@ cdef class AsgiCycle:
                                         "the ASGI app, which returned without a response")
 
     def receive(self):
+        if self._proto is None:
+            raise RuntimeError("not a request of a running server")
         message = self._next_message(True)
         if message is not None:
             return _ready(message)
@@ -263,6 +267,8 @@ cdef class AsgiCycle:
 
     def send(self, message):
         cdef Responder out = self._out
+        if out is None:
+            raise RuntimeError("not a request of a running server")
         mtype = message["type"]
         if self._disconnected:
             raise ClientDisconnected("the client has disconnected")

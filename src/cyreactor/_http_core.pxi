@@ -20,6 +20,8 @@ cdef class ServerCore:
             options, demo=app is None and handler_class is None and adapter is None)
         if self._slots != NULL:
             raise RuntimeError("ServerCore.__init__ called twice")
+        if adapter is not None and adapter.app is None:
+            raise TypeError("the adapter was not initialised")
         self.app = app
         self.handler_class = handler_class
         self.adapter = adapter

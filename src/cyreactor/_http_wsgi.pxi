@@ -320,6 +320,7 @@ cdef class WsgiJob:
         raise TypeError("WsgiJob objects are made by the server")
 
     def start_response(self, status, headers, exc_info=None):
+        self._check_live()
         cdef Responder out = self._out
         if exc_info is not None:
             try:
@@ -336,6 +337,7 @@ cdef class WsgiJob:
         return self.write
 
     def write(self, data):
+        self._check_live()
         if not self._out.started:
             raise RuntimeError("write() called before start_response()")
         data = _wsgi_bytes(data, "write()")
@@ -343,6 +345,11 @@ cdef class WsgiJob:
             self._out._send(data, False)
         else:
             self._post(data, False)
+
+    cdef int _check_live(self) except -1:
+        if self._proto is None:
+            raise RuntimeError("not a request of a running server")
+        return 0
 
     # ---- on the loop thread -----------------------------------------------
 
@@ -442,6 +449,7 @@ cdef class WsgiJob:
         return True
 
     def _file_sent(self, sent, exc):
+        self._check_live()
         self._file_pending = False
         self._complete()
 
@@ -511,6 +519,7 @@ cdef class WsgiJob:
         return 0
 
     def _deliver(self, data, bint final):
+        self._check_live()
         # From the app's thread: a piece of the body, on the loop thread.
         with self._cond:
             self._in_flight -= len(data)
@@ -529,9 +538,11 @@ cdef class WsgiJob:
                 self._paused = True
 
     def _thread_failed(self, exc, where):
+        self._check_live()
         self._failed(exc, where)
 
     def _send_continue(self):
+        self._check_live()
         cdef Connection conn = self._proto._conn
         if (self._out._awaiting_continue and not self._out.head_sent and conn is not None
                 and not conn.closing() and not self._request_done):
@@ -539,6 +550,7 @@ cdef class WsgiJob:
         self._out._awaiting_continue = False
 
     def _taken(self):
+        self._check_live()
         self._proto._input_taken(self)
 
     # ---- in a thread of the pool ------------------------------------------
@@ -557,6 +569,7 @@ cdef class WsgiJob:
         return 0
 
     def _run_in_thread(self):
+        self._check_live()
         cdef Responder out = self._out
         where = "the WSGI app"
         result = None
@@ -650,6 +663,8 @@ cdef class _ThreadInput:
         return 0
 
     def read(self, size=-1):
+        if self._job is None:
+            raise RuntimeError("not the input of a running server")
         cdef Py_ssize_t n = -1 if size is None else size
         cdef list parts = []
         cdef Py_ssize_t got = 0
@@ -669,6 +684,8 @@ cdef class _ThreadInput:
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
     def readline(self, size=-1):
+        if self._job is None:
+            raise RuntimeError("not the input of a running server")
         cdef Py_ssize_t limit = -1 if size is None else size
         cdef list parts = []
         cdef Py_ssize_t got = 0, i
