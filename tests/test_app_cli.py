@@ -113,3 +113,14 @@ def test_an_inherited_socket():
         assert requests.get(s.url + "/task", timeout=10).text == "Task Loop"
     finally:
         assert s.stop() == 0
+
+
+@pytest.mark.parametrize("spec", ["raw_asgi:app", "raw_wsgi:app"])
+def test_access_log(spec):
+    s = AppServer(spec, "--access-log")
+    try:
+        requests.get(s.url + "/environ?x=1", timeout=10)
+        out = s.wait_output('"GET /environ?x=1 HTTP/1.1"')
+        assert '127.0.0.1 "GET /environ?x=1 HTTP/1.1" ' in out
+    finally:
+        s.stop()
