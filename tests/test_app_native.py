@@ -94,3 +94,20 @@ def test_a_plain_reactor_is_refused_for_an_async_app(reactor):
 
     with pytest.raises(TypeError, match="cyreactor.Loop"):
         http.HttpServer(app).listen(reactor, "127.0.0.1", 0)
+
+
+def test_long_bodies_received_in_place_then_pipelined_requests(loop):
+    def app(request):
+        return http.Response(200, body=b"%d %d" % (len(request.body), request.body.count(b"z")))
+
+    port = loop.serve(app).port
+    sizes = (1 << 20, 65536, 3, 300000)
+    sock, reader = connect(port)
+    for piece in (b"".join(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (n, b"z" * n)
+                           for n in sizes),):
+        # Sent in uneven pieces: a body's bytes arrive in many reads.
+        for i in range(0, len(piece), 99991):
+            sock.sendall(piece[i:i + 99991])
+    for n in sizes:
+        assert reader.response()[2] == b"%d %d" % (n, n)
+    sock.close()

@@ -30,6 +30,7 @@ import sys
 
 cimport cython
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
+from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memchr, memcpy
@@ -37,7 +38,7 @@ from libc.time cimport time_t, tm
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from cyreactor._httpparser cimport (
-    HP_BODY, HP_COMPLETE, HP_HEAD, HP_NEED_MORE, M_HEAD, M_OTHER, S_COMPLETE, S_DONE, S_HEAD, S_START,
+    HP_BODY, HP_COMPLETE, HP_HEAD, HP_NEED_MORE, M_HEAD, M_OTHER, S_BODY_LENGTH, S_COMPLETE, S_DONE, S_HEAD, S_START,
     limits_from, parser_feed, parser_free, parser_head_started, parser_init, refusal_reason,
     refusal_status,
 )

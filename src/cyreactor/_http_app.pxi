@@ -1,5 +1,85 @@
 # ---------------------------------------------------------------- apps
 
+cdef enum:
+    # A Content-Length body at least this long, gathered whole for an app,
+    # is received straight into its bytes object (no copy out of the
+    # reactor's read buffer).
+    DIRECT_BODY_MIN = 65536
+
+
+cdef bytearray _SCRATCH = bytearray(65536)
+
+
+@cython.final
+cdef class _BodyWindow:
+    # The part of a gathered body not received yet, as a writable buffer
+    # for the reactor's get_buffer() path: recv(2) writes it in place. The
+    # body's bytes object is the server's own, unshared, until the app
+    # gets it whole.
+    cdef object _body
+    cdef Py_ssize_t _offset
+    cdef Py_ssize_t _length
+    cdef Py_ssize_t _itemsize
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        view.buf = PyBytes_AS_STRING(self._body) + self._offset
+        view.obj = self
+        view.len = self._length
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = NULL
+        if flags & PyBUF_FORMAT:
+            view.format = b"B"
+        view.ndim = 1
+        view.shape = NULL
+        if flags & PyBUF_ND:
+            view.shape = &self._length
+        view.strides = NULL
+        if flags & PyBUF_STRIDES == PyBUF_STRIDES:
+            view.strides = &self._itemsize
+        view.suboffsets = NULL
+        view.internal = NULL
+
+    def __releasebuffer__(self, Py_buffer *view):
+        pass
+
+
+cdef object _direct_body(HttpProtocol proto):
+    # At HP_HEAD, for a body gathered whole: a long Content-Length body is
+    # made now (None if not) and read straight into place
+    # (get_buffer/buffer_updated). MemoryError if it cannot be made.
+    cdef HttpParser *p = &proto._p
+    if p.chunked or p.content_length < DIRECT_BODY_MIN:
+        return None
+    body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>p.content_length)
+    proto._buffered = True
+    return body
+
+
+cdef object _body_window(HttpProtocol proto, object body, Py_ssize_t filled):
+    # get_buffer(): the body's unread part, or (when the body is not what
+    # is being read any more) a scratch buffer, and reads go back to the
+    # reactor's own buffer.
+    cdef _BodyWindow w
+    if (body is None or proto._done or proto._conn is None or proto._stash_len
+            or proto._p.state != S_BODY_LENGTH or filled + <Py_ssize_t>proto._p.remaining > len(body)):
+        proto._buffered = False
+        return _SCRATCH
+    w = _BodyWindow.__new__(_BodyWindow)
+    w._body = body
+    w._offset = filled
+    w._length = <Py_ssize_t>proto._p.remaining
+    w._itemsize = 1
+    return w
+
+
+cdef int _body_arrived(HttpProtocol proto, object body, Py_ssize_t filled, Py_ssize_t n) except -1:
+    # buffer_updated(n): the n bytes are where _body_window() said.
+    if proto._buffered:
+        return proto.buffer_received(PyBytes_AS_STRING(body) + filled, n)
+    return proto.buffer_received(PyByteArray_AS_STRING(_SCRATCH), n)
+
+
 cdef object _gather_body(HttpParser *p, object body, Py_ssize_t *filled, const char *data,
                          Py_ssize_t length):
     # Adds a piece to a request body gathered whole for an app; returns the
@@ -12,7 +92,8 @@ cdef object _gather_body(HttpParser *p, object body, Py_ssize_t *filled, const c
         if body is None:
             body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>p.content_length)
             filled[0] = 0
-        memcpy(PyBytes_AS_STRING(body) + filled[0], data, length)
+        if data != PyBytes_AS_STRING(body) + filled[0]:     # else received in place
+            memcpy(PyBytes_AS_STRING(body) + filled[0], data, length)
         filled[0] += length
         return body
     if body is None:
@@ -90,6 +171,12 @@ cdef class AppProtocol(HttpProtocol):
             if self._p.expect_continue:
                 # The app is called with the whole body: it will be read.
                 self._conn.write_buffer(CONTINUE_100, 25)
+            try:
+                self._body = _direct_body(self)
+                self._body_len = 0
+            except MemoryError:
+                self._request = None
+                return self._send_error(503, "out of memory for the request body")
             return 0
         w = self._writer = _make_writer(self, req)
         w._awaiting_continue = self._p.expect_continue
@@ -123,10 +210,17 @@ cdef class AppProtocol(HttpProtocol):
                 return self._send_error(503, "out of memory for the request body")
         return 0
 
+    cpdef get_buffer(self, Py_ssize_t sizehint):
+        return _body_window(self, self._body, self._body_len)
+
+    cpdef buffer_updated(self, Py_ssize_t nbytes):
+        _body_arrived(self, self._body, self._body_len, nbytes)
+
     cdef int _on_complete(self) except -1:
         cdef ServerCore core = self._core
         cdef Request req = self._request
         cdef ResponseWriter w
+        self._buffered = False
         core.requests += 1
         self._request = None
         if self._streaming:

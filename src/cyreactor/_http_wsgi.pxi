@@ -232,9 +232,22 @@ cdef class WsgiProtocol(HttpProtocol):
             job._input._buf = bytearray()
             job.environ["wsgi.input"] = job._input
             adapter._executor.submit(job._run_in_thread)
-        elif self._p.expect_continue:
-            self._conn.write_buffer(CONTINUE_100, 25)
+        else:
+            if self._p.expect_continue:
+                self._conn.write_buffer(CONTINUE_100, 25)
+            try:
+                self._body = _direct_body(self)
+                self._body_len = 0
+            except MemoryError:
+                self._job = None
+                return self._send_error(503, "out of memory for the request body")
         return 0
+
+    cpdef get_buffer(self, Py_ssize_t sizehint):
+        return _body_window(self, self._body, self._body_len)
+
+    cpdef buffer_updated(self, Py_ssize_t nbytes):
+        _body_arrived(self, self._body, self._body_len, nbytes)
 
     cdef int _on_body(self, const char *data, Py_ssize_t length) except -1:
         cdef WsgiJob job = self._job
@@ -252,6 +265,7 @@ cdef class WsgiProtocol(HttpProtocol):
 
     cdef int _on_complete(self) except -1:
         cdef WsgiJob job = self._job
+        self._buffered = False
         self._core.requests += 1
         job._request_done = True
         if job._input is not None:
