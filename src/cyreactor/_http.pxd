@@ -27,6 +27,10 @@ cdef class _ThreadInput
 cdef enum:
     HEAD_STACK = 2048         # response heads up to this size are built on the stack
     CHUNK_LINE = 24           # room for a chunk-size line: 16 hex digits and CRLF
+    # A (first) piece of body up to this size is copied into the head's
+    # buffer and goes out in the same send(); a larger one is written after
+    # the head (the kernel takes both in one go when the socket has room).
+    COALESCE_MAX = 16384
 
 # A growable output buffer that starts on the caller's stack.
 ctypedef struct Out:

@@ -310,9 +310,7 @@ cdef class AppProtocol(HttpProtocol):
         f.length = PyBytes_GET_SIZE(body)
         f.http10 = p.version_minor == 0
         f.keep_alive = p.keep_alive and not self._core.shutting_down
-        _send_head(self._conn, &f, r.reason, r.headers)
-        if not f.no_body and p.method != M_HEAD:
-            self._conn.write_object(body)
+        _send_head(self._conn, &f, r.reason, r.headers, None if p.method == M_HEAD else body)
         if self._core.access_log:
             _log_access(self, r.status, PyBytes_GET_SIZE(body))
         if not f.keep_alive:

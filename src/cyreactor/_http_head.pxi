@@ -209,9 +209,12 @@ cdef inline ConnectionField _connection_field(const Framing *f) noexcept:
     return CONN_KEEP_ALIVE if f.http10 else CONN_DEFAULT
 
 
-cdef object _send_head(Connection conn, Framing *f, object reason, object headers):
+cdef object _send_head(Connection conn, Framing *f, object reason, object headers, bytes body=None):
     """Builds a head, on the stack unless it is large, and writes it to
-    ``conn``; with ``conn`` None, returns it as bytes instead."""
+    ``conn``, with ``body`` after it (unless the status has none); with
+    ``conn`` None, returns the head as bytes instead. A body up to
+    COALESCE_MAX goes in the same write: one send() outside the reactor's
+    cork too (a response written from a task or a timer)."""
     cdef char stack[HEAD_STACK]
     cdef Out o
     o.buf = stack
@@ -222,7 +225,12 @@ cdef object _send_head(Connection conn, Framing *f, object reason, object header
         _build_head(&o, f, reason, headers)
         if conn is None:
             return PyBytes_FromStringAndSize(o.buf, o.length)
+        if body is not None and not f.no_body and PyBytes_GET_SIZE(body) <= COALESCE_MAX:
+            _out_bytes(&o, body)
+            body = None
         conn.write_buffer(o.buf, o.length)
+        if body is not None and not f.no_body:
+            conn.write_object(body)
         return None
     finally:
         if o.heap:

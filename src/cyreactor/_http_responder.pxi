@@ -1,12 +1,5 @@
 # ---------------------------------------------------------------- one response (ASGI, WSGI)
 
-cdef enum:
-    # A first piece of body up to this size is copied into the head's
-    # buffer and goes out in the same send(); a larger one is written after
-    # the head (the kernel takes both in one go when the socket has room).
-    COALESCE_MAX = 16384
-
-
 @cython.final
 @cython.freelist(64)
 cdef class Responder:
