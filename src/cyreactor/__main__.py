@@ -6,16 +6,16 @@ server.`` after reading the whole request body. ``--workers N`` runs N
 processes sharing the port through SO_REUSEPORT under a supervising parent
 (cyreactor.supervisor) that restarts a worker that dies. SIGINT/SIGTERM: stop
 accepting, finish the responses in flight, close, exit 0. The limits and
-timeouts are cyreactor.http_options' table, as flags.
+timeouts are cyreactor.http_options' table, as flags; the process flags
+(sockets from outside, worker recycling, heartbeat, metrics port) are
+cyreactor.runner's.
 """
 import argparse
 import logging
-import os
 import resource
 import sys
 
-from cyreactor import http, http_options
-from cyreactor.supervisor import Supervisor, exit_on_signals, reserve_port
+from cyreactor import http, http_options, runner
 
 log = logging.getLogger("cyreactor.server")
 
@@ -42,6 +42,7 @@ def build_parser():
                    choices=["debug", "info", "warning", "error", "critical"],
                    help="logging level (default: %(default)s)")
     p.add_argument("--backlog", type=_positive_int, default=1024, help="listen() backlog (default: %(default)s)")
+    runner.add_arguments(p)
     http_options.add_arguments(p.add_argument_group("limits and timeouts (cyreactor.http_options)"), demo=True)
     return p
 
@@ -58,36 +59,8 @@ def raise_nofile_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def run_worker(args, port, *, reuse_port, ready):
-    """Serves the demo until SIGINT/SIGTERM; ``ready(sockname)`` once
-    listening."""
-    # Outside reactor.run() (start-up, teardown) a signal just exits, with
-    # status 0: the reactor restores these handlers when it closes.
-    exit_on_signals()
-    http.serve(None, args.host, port, reuse_port=reuse_port, backlog=args.backlog, ready=ready,
-               **http_options.from_arguments(args))
-    return 0
-
-
 def _announce(sockname, extra=""):
     print(f"cyreactor demo server listening on {http.url_for(sockname)}{extra}", flush=True)
-
-
-def supervise(args):
-    """``--workers N``: the workers share one reserved port."""
-    reserved = reserve_port(args.host, args.port)
-    port = reserved.getsockname()[1]
-
-    def worker(ready):
-        reserved.close()
-        return run_worker(args, port, reuse_port=True, ready=lambda sockname: ready())
-
-    supervisor = Supervisor(worker, args.workers, stop_timeout=args.shutdown_timeout + 5.0)
-    try:
-        return supervisor.run(started=lambda pids: _announce(
-            (args.host, port), f" ({len(pids)} workers, supervisor pid {os.getpid()})"))
-    finally:
-        reserved.close()
 
 
 def main(argv=None):
@@ -103,9 +76,7 @@ def main(argv=None):
             access.addHandler(handler)
             access.propagate = False
     raise_nofile_limit()
-    if args.workers == 1:
-        return run_worker(args, args.port, reuse_port=False, ready=_announce)
-    return supervise(args)
+    return runner.run(None, args, _announce)
 
 
 if __name__ == "__main__":

@@ -160,8 +160,9 @@ cdef class AppProtocol(HttpProtocol):
         _send_head(self._conn, &f, r.reason, r.headers)
         if not f.no_body and p.method != M_HEAD:
             self._conn.write_object(body)
-        if self._core.access_log:
-            _log_access(self, r.status, PyBytes_GET_SIZE(body))
+            self._responded(r.status, f.length)
+        else:
+            self._responded(r.status, 0)
         if not f.keep_alive:
             self._finish_connection(False)
         return 0
@@ -169,8 +170,7 @@ cdef class AppProtocol(HttpProtocol):
     cdef int _response_done(self, ResponseWriter writer) except -1:
         if writer is not self._writer:
             return 0
-        if self._core.access_log:
-            _log_access(self, writer.status, "-")
+        self._responded(writer.status, writer._sent)
         if self._request is None:
             # The request is complete too: forget both.
             self._writer = None
@@ -191,6 +191,7 @@ cdef class AppProtocol(HttpProtocol):
         cdef dict context = {"message": f"Exception in {where}", "exception": exc,
                              "connection": self._conn, "protocol": self}
         self._core.errors += 1
+        self._core._m.app_errors += 1
         try:
             context["peer"] = self._conn.peername
         except Exception:

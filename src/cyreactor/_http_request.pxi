@@ -123,20 +123,10 @@ cdef class Request:
     @property
     def headers(self):
         cdef Headers h
-        cdef Py_ssize_t i
-        cdef const char *base
-        cdef HeaderSlot *s
         if self._headers is None:
             h = Headers.__new__(Headers)
-            h._items = []
-            if self._head is not None:
-                base = PyBytes_AS_STRING(self._head)
-                for i in range(self._nheaders):
-                    s = &self._slots[i]
-                    h._items.append((
-                        PyBytes_FromStringAndSize(base + s.name_off, s.name_len).lower(),
-                        PyBytes_FromStringAndSize(base + s.value_off, s.value_len),
-                    ))
+            h._items = (_fields(PyBytes_AS_STRING(self._head), self._slots, self._nheaders)
+                        if self._head is not None else [])
             self._headers = h
         return self._headers
 
@@ -151,7 +141,32 @@ cdef class Request:
 
     @property
     def peername(self):
+        """The connection's peer: a proxy's address when there is one (see ``client``)."""
         return self._conn.peername if self._conn is not None else None
+
+    @property
+    def client(self):
+        """``(host, port)`` of the client: the peer's, or the one a trusted
+        proxy names in X-Forwarded-For/Forwarded (the ``proxy_headers`` and
+        ``forwarded_allow_ips`` options); None for a Unix-socket peer that
+        no trusted proxy names."""
+        if self._scheme is None:
+            self._resolve()
+        return self._client
+
+    @property
+    def scheme(self):
+        """``"http"`` or ``"https"`` (``"ws"``/``"wss"`` if a proxy says so):
+        the connection's, or a trusted proxy's X-Forwarded-Proto/Forwarded."""
+        if self._scheme is None:
+            self._resolve()
+        return self._scheme
+
+    def _resolve(self):
+        if self._core is None:
+            self._client, self._scheme = None, "http"
+        else:
+            self._client, self._scheme = _resolve_client(self._core, self._conn, self.headers.items())
 
     @property
     def reactor(self):
@@ -187,4 +202,5 @@ cdef Request _make_request(HttpProtocol proto):
     r.chunked = p.chunked
     r.content_length = None if p.chunked else p.content_length
     r._conn = proto._conn
+    r._core = proto._core
     return r

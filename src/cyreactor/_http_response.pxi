@@ -140,6 +140,7 @@ cdef class ResponseWriter:
             self._remaining -= n
         if self._conn is None or self._conn.closing():
             return 0
+        self._sent += n
         if self._chunked:
             i = 22
             size_line[22] = c'\r'

@@ -1,0 +1,46 @@
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+import mmap
+
+from cyreactor._http import ServerCore
+from cyreactor._loop import Reactor
+
+CONTENT_TYPE: str
+PREFIX: str
+REACTOR_COUNTERS: tuple[str, ...]
+REACTOR_GAUGES: tuple[str, ...]
+FREE: int
+LIVE: int
+
+@dataclass(frozen=True)
+class Metric:
+    name: str
+    kind: str
+    help: str
+    label: str = ...
+
+METRICS: tuple[Metric, ...]
+
+def snapshot(core: Any = ..., reactor: Reactor | None = ...) -> dict[str, Any]: ...
+def render(figures: dict[str, Any]) -> bytes: ...
+
+class Collector:
+    source: Any
+    reactor: Reactor | None
+    def __init__(self, source: Any, reactor: Reactor | None = ...) -> None: ...
+    def collect(self) -> Iterator[Any]: ...
+
+class Scoreboard:
+    slots: int
+    buffer: mmap.mmap
+    mine: int | None
+    def __init__(self, slots: int) -> None: ...
+    def http_offset(self, slot: int) -> int: ...
+    def claim(self) -> int | None: ...
+    def heartbeat_of(self, slot: int) -> float: ...
+    def beat_for(self, slot: int, when: float) -> None: ...
+    def retire_requested(self, slot: int) -> bool: ...
+    def release(self, slot: int) -> None: ...
+    def beat(self, reactor_stats: dict[str, Any], retire: bool = ...) -> None: ...
+    def totals(self) -> dict[str, Any]: ...
