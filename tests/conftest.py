@@ -49,8 +49,8 @@ def start(running):
 def demo():
     servers = []
 
-    def start(*args):
-        servers.append(Demo(*args))
+    def start(*args, **kwargs):
+        servers.append(Demo(*args, **kwargs))
         return servers[-1]
 
     yield start

@@ -101,7 +101,8 @@ cdef class ServerCore:
         cdef HttpProtocol proto
         cdef int64_t idle = 0
         for proto in self._protocols:
-            if proto._conn is not None and not proto._done and proto._idle():
+            # _started: a request is being answered (the scrape's own, say).
+            if proto._conn is not None and not proto._done and proto._idle() and proto._started == 0:
                 idle += 1
         self._m.idle = idle
 

@@ -21,6 +21,13 @@ cdef int _special_path(ServerCore core, HttpParser *p) noexcept:
     return 0
 
 
+cdef bytes _own_metrics(HttpProtocol proto):
+    # No metrics_source (HttpServer.serve_metrics sets one): this server's
+    # counters and its reactor's.
+    from cyreactor import metrics
+    return metrics.render(metrics.snapshot(proto._core, proto._conn.reactor))
+
+
 cdef inline bint _same(bytes path, const char *s, Py_ssize_t n) noexcept:
     return PyBytes_GET_SIZE(path) == n and memcmp(PyBytes_AS_STRING(path), s, n) == 0
 
@@ -381,7 +388,7 @@ cdef class HttpProtocol(Handler):
             ctype = b"text/plain; charset=utf-8"
         else:
             f.status = 200
-            body = core.metrics_source() if core.metrics_source is not None else b""
+            body = core.metrics_source() if core.metrics_source is not None else _own_metrics(self)
             ctype = b"text/plain; version=0.0.4; charset=utf-8"
         f.length = PyBytes_GET_SIZE(body)
         f.http10 = p.version_minor == 0

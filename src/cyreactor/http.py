@@ -192,8 +192,8 @@ class HttpServer:
             drain_delay = self.core.options["drain_delay"]
         if drain_delay > 0 and not self.core.draining:
             self.core.drain()
-            reactor.call_later(drain_delay, self.shutdown, reactor, timeout=timeout, callback=callback,
-                               stop_reactor=stop_reactor, drain_delay=0)
+            reactor.call_later(drain_delay, lambda: self.shutdown(
+                reactor, timeout=timeout, callback=callback, stop_reactor=stop_reactor, drain_delay=0))
             return
         if self.core.shutting_down:
             return
