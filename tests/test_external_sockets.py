@@ -2,6 +2,7 @@
 from a parent that binds and execs, systemd socket activation (through
 systemd's own ``systemd-socket-activate``), ``--uds`` with a mode, and one
 inherited socket shared by ``--workers``."""
+import fcntl
 import os
 import shutil
 import socket
@@ -42,6 +43,21 @@ def test_workers_share_one_inherited_socket(demo):
     status, _, body = exchange(d.port, b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n")
     assert b"\ncyreactor_workers 2\n" in body
     assert b'cyreactor_http_responses_total{status_class="2xx"} 20\n' in body
+
+
+def test_sharing_a_socket_with_a_worker_leaves_its_flags_alone():
+    # Workers took their copy with socket.dup(), which re-applies the
+    # original object's blocking mode to the one open file description all
+    # share: a worker already serving then blocked in accept4() after its
+    # next connection, holding it unanswered (found by
+    # tests/test_deploy_files.py, now and then).
+    with bound() as sock:                   # a blocking socket object
+        flags = fcntl.fcntl(sock.fileno(), fcntl.F_GETFL)
+        fcntl.fcntl(sock.fileno(), fcntl.F_SETFL, flags | os.O_NONBLOCK)      # a worker's reactor
+        sockets.share(sock).close()
+        assert fcntl.fcntl(sock.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK
+        sock.dup().close()
+        assert not fcntl.fcntl(sock.fileno(), fcntl.F_GETFL) & os.O_NONBLOCK    # why share() exists
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ def _supervise(app, args, announce, options, outside, max_requests):
         for sock in reserved:
             sock.close()
         # Each worker takes its own descriptors of the shared sockets.
-        mine = [sock.dup() for sock in outside]
+        mine = [sockets.share(sock) for sock in outside]
         return http.serve(app, args.host, port, sockets=mine, reuse_port=True, backlog=args.backlog,
                           metrics_port=metrics_port, scoreboard=board, max_requests=max_requests(),
                           ready=lambda sockname: ready(), **options) and 0

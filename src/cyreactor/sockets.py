@@ -18,15 +18,15 @@ import os
 import socket
 import stat
 
-__all__ = ["SD_LISTEN_FDS_START", "add_arguments", "bind_unix", "from_arguments", "inherited",
+__all__ = ["SD_LISTEN_FDS_START", "add_arguments", "bind_unix", "from_arguments", "inherited", "share",
            "systemd_sockets"]
 
 SD_LISTEN_FDS_START = 3
 
 
 def inherited(fd):
-    """The listening stream socket at descriptor ``fd`` (close-on-exec from
-    now on); ValueError if it is not one."""
+    """The listening stream socket at descriptor ``fd`` (close-on-exec and
+    non-blocking from now on); ValueError if it is not one."""
     try:
         sock = socket.socket(fileno=fd)
     except OSError as exc:
@@ -35,7 +35,17 @@ def inherited(fd):
         sock.detach()
         raise ValueError(f"descriptor {fd} is not a stream socket")
     sock.set_inheritable(False)
+    sock.setblocking(False)
     return sock
+
+
+def share(sock):
+    """A new descriptor for ``sock``'s socket, as a socket object, leaving
+    the socket's flags alone. (``socket.dup()`` re-applies the original
+    object's timeout: for a blocking one, it clears O_NONBLOCK on the open
+    file description every process shares, and a worker already serving
+    then blocks in accept4().)"""
+    return socket.socket(sock.family, sock.type, sock.proto, fileno=os.dup(sock.fileno()))
 
 
 def systemd_sockets(environ=None, *, unset=True):
@@ -82,6 +92,7 @@ def bind_unix(path, mode=None, backlog=1024):
         if mode is not None:
             os.chmod(path, mode)
         sock.listen(backlog)
+        sock.setblocking(False)
     except BaseException:
         sock.close()
         raise
