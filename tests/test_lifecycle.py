@@ -76,3 +76,17 @@ def test_the_demo_drains_on_sigterm(demo):
     assert exchange(d.port, GET)[0] == 200
     assert d.proc.wait(10) == 0
     assert time.monotonic() - t0 >= 0.9
+
+
+def test_a_connection_accepted_just_before_the_stop_gets_its_answer(start, running):
+    # It used to count as idle and was closed at once: its client, which
+    # had not sent its request yet, saw the connection end (one failed GET
+    # in a few thousand during a SIGHUP reload, tests/test_workers.py).
+    server = start(None)
+    sock, reader = connect(server.port)
+    with sock:
+        wait_for(lambda: server.core.open_connections == 1)
+        running.call(lambda: server.shutdown(running.reactor, stop_reactor=False))
+        sock.sendall(GET)
+        status, headers, _ = reader.response()
+        assert status == 200 and (b"connection", b"close") in headers

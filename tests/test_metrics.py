@@ -4,13 +4,18 @@ traffic sent; the collector form; the scoreboard that adds up workers."""
 import socket
 
 import pytest
+from support.haproxy import free_port
 from support.http import GET, connect, exchange
 
 from cyreactor import http, metrics
+from cyreactor.http import DEMO_BODY
 from cyreactor._http import DURATION_BOUNDS
 
 parser = pytest.importorskip("prometheus_client.parser")
 prometheus_client = pytest.importorskip("prometheus_client")
+
+
+METRICS = b"GET /metrics HTTP/1.1\r\nHost: t\r\n\r\n"
 
 
 def scrape(port, path="/metrics"):
@@ -134,3 +139,16 @@ def test_the_scoreboard_adds_up_workers_and_keeps_the_dead_ones_counts():
 
 def render_samples(board):
     return samples(metrics.render(board.totals()).decode())
+
+
+def test_a_metrics_port_of_its_own_across_workers(demo):
+    port = free_port()
+    d = demo("--workers", "2", "--metrics-port", str(port))
+    for _ in range(5):
+        assert exchange(d.port, GET)[0] == 200
+    found = scrape(port)                     # /metrics by default
+    assert value(found, "cyreactor_http_responses_total", status_class="2xx") == 5   # the app port's only
+    assert value(found, "cyreactor_workers") == 2
+    assert exchange(port, GET)[0] == 404                                             # nothing else there
+    assert exchange(port, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")[0] == 200
+    assert exchange(d.port, METRICS)[0] == 200 and exchange(d.port, METRICS)[2] == DEMO_BODY  # the app's path

@@ -110,3 +110,19 @@ def test_counters_add_up_across_workers_and_survive_a_death(demo):
     # Replaced (after a back-off: it died within a second of its start).
     wait_for(lambda: counter(d.port, "cyreactor_workers") == 2, timeout=10)
     assert counter(d.port, ok) >= before + 2
+
+
+def sockets_of(pid):
+    links = (os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd"))
+    return {link for link in links if link.startswith("socket:")}
+
+
+def test_workers_share_one_socket_unless_reuse_port(demo):
+    shared = demo("--workers", "2")
+    a, b = (sockets_of(pid) for pid in shared.children())
+    assert a & b                                    # the supervisor's listening socket
+    own = demo("--workers", "2", "--reuse-port")
+    for _ in range(10):
+        assert exchange(own.port, GET)[0] == 200
+    a, b = (sockets_of(pid) for pid in own.children())
+    assert a and b and not a & b                    # each bound its own

@@ -3,7 +3,7 @@
 Answers every request (any method but CONNECT, any path) with ``200 OK``,
 ``content-type: text/html`` and the 28-byte body ``Hello! I am an epoll
 server.`` after reading the whole request body. ``--workers N`` runs N
-processes sharing the port through SO_REUSEPORT under a supervising parent
+processes sharing one listening socket under a supervising parent
 (cyreactor.supervisor) that restarts a worker that dies. SIGINT/SIGTERM: stop
 accepting, finish the responses in flight, close, exit 0. The limits and
 timeouts are cyreactor.http_options' table, as flags; the process flags
@@ -37,7 +37,7 @@ def build_parser():
     p.add_argument("--port", type=int, default=8000,
                    help="TCP port; 0 picks a free one, printed at start-up (default: %(default)s)")
     p.add_argument("--workers", type=_positive_int, default=1,
-                   help="worker processes sharing the port via SO_REUSEPORT (default: %(default)s)")
+                   help="worker processes sharing the listening socket (default: %(default)s)")
     p.add_argument("--log-level", default="warning",
                    choices=["debug", "info", "warning", "error", "critical"],
                    help="logging level (default: %(default)s)")

@@ -189,6 +189,7 @@ cdef class HttpProtocol(Handler):
     cdef bint _counted                # counted in ServerCore.open_connections
     cdef bint _done                   # no more requests on this connection
     cdef bint _eof                    # the peer half-closed
+    cdef bint _fresh                  # accepted, no request begun yet (a stop lets it send one)
     cdef Py_ssize_t _unparsed         # input left after the event being handled
     cdef int _special                 # the request is the health (1) or metrics (2) path
     cdef double _started              # when the current request's head was complete; 0: none

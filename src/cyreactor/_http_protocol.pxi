@@ -58,6 +58,7 @@ cdef class HttpProtocol(Handler):
         core._m.open = core.open_connections
         core._protocols.add(self)
         self._counted = True
+        self._fresh = True
         self._set_deadline(D_HEAD, core.header_timeout)
 
     cpdef connection_lost(self, object exc):
@@ -182,6 +183,7 @@ cdef class HttpProtocol(Handler):
                 if not self._special:
                     self._on_body(p.body, p.body_len)
             elif event == HP_HEAD:
+                self._fresh = False
                 self._started = self._conn._reactor._now
                 if self._core.access_log:
                     self._access = _access_entry(self)
@@ -407,7 +409,11 @@ cdef class HttpProtocol(Handler):
     cdef int _shutdown(self) except -1:
         if self._done or self._conn is None:
             return 0
-        if self._idle():
+        # Idle between requests: closed now. A connection just accepted is
+        # not idle: its client is sending a request it would not retry (a
+        # browser retries only on a connection that served one already), so
+        # that one is answered, with connection: close.
+        if self._idle() and not self._fresh:
             self._close()
         return 0
 

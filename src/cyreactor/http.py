@@ -263,8 +263,8 @@ def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, b
     inherited, systemd's, Unix) to serve instead of ``host:port``.
     ``ready(sockname)`` is called once listening, with the (first) bound
     address. ``metrics_port``: also answer the ``metrics_path`` option
-    (default ``/metrics``) and the health path on this port of ``host``,
-    which serves nothing else. ``scoreboard``: the worker's slot of a
+    (default ``/metrics``) and the health path on this port of ``host`` (or
+    this listening socket), which serves nothing else. ``scoreboard``: the worker's slot of a
     supervisor's Scoreboard (counters, heartbeat); ``max_requests``: after
     that many requests, stop (under a supervisor: ask to be replaced
     first); 0 never. Signal handlers are installed only on the main thread;
@@ -288,7 +288,10 @@ def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, b
                               health_path=server.core.options["health_path"] or "/health",
                               proxy_headers=False)
             side.core.metrics_source = text
-            side.listen(reactor, host, metrics_port, reuse_port=reuse_port, backlog=backlog)
+            if isinstance(metrics_port, int):
+                side.listen(reactor, host, metrics_port, reuse_port=reuse_port, backlog=backlog)
+            else:
+                side.listen_socket(reactor, metrics_port, backlog=backlog)
 
         def stop():
             logger.info("stopping: finishing responses in flight")

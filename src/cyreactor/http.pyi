@@ -52,7 +52,7 @@ HEARTBEAT_INTERVAL: float
 
 def serve(app: _App, host: str = ..., port: int = ..., *, sockets: Sequence[socket.socket] | None = ...,
           reuse_port: bool = ..., backlog: int = ..., ready: Callable[[Any], object] | None = ...,
-          tune_malloc: bool = ..., metrics_port: int | None = ..., scoreboard: Scoreboard | None = ...,
+          tune_malloc: bool = ..., metrics_port: int | socket.socket | None = ..., scoreboard: Scoreboard | None = ...,
           max_requests: int = ..., max_request_line: int = ...,
           max_head_size: int = ..., max_headers: int = ..., max_body_size: int = ...,
           header_timeout: float = ..., body_timeout: float = ..., min_body_rate: int = ...,

@@ -260,6 +260,9 @@ class Scoreboard:
                 return slot
         return None
 
+    def free_slots(self):
+        return sum(self._read(slot)[0] == FREE for slot in range(1, self.slots + 1))
+
     def heartbeat_of(self, slot):
         return self._read(slot)[2]
 

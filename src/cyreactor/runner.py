@@ -20,7 +20,9 @@ from cyreactor.supervisor import Supervisor, exit_on_signals, reserve_port
 
 __all__ = ["add_arguments", "run"]
 
-# Slots beyond the workers: replacements start before the old ones leave.
+# Scoreboard slots per worker: on a reload (SIGHUP) the new set starts
+# before the old one leaves; and a few more for workers retiring meanwhile.
+_SLOTS_PER_WORKER = 2
 _SPARE_SLOTS = 2
 
 
@@ -52,6 +54,10 @@ def add_arguments(parser):
     group.add_argument("--heartbeat-timeout", type=_seconds, default=10.0, metavar="SECONDS",
                        help="kill and replace a worker whose reactor has not run for this long "
                             "(stopped, or stuck in the app) (default: %(default)s)")
+    group.add_argument("--reuse-port", action="store_true",
+                       help="each worker binds --port itself with SO_REUSEPORT (an accept queue per "
+                            "worker) instead of sharing one socket the supervisor binds; a worker that "
+                            "leaves then resets the connections queued for it (see docs/deploy.md)")
     group.add_argument("--metrics-port", type=int, metavar="PORT",
                        help="answer the metrics path (default /metrics) and the health path on this "
                             "port of --host instead of beside the app")
@@ -94,33 +100,50 @@ def _unlink_socket(path):
 
 
 def _supervise(app, args, announce, options, outside, max_requests):
-    # Our own ports are bound by each worker with SO_REUSEPORT (one accept
-    # queue per worker: the kernel spreads connections evenly); the
-    # supervisor holds a bound copy so that port 0 is one port for all.
-    reserved = [] if outside else [reserve_port(args.host, args.port)]
+    # One listening socket, bound here, that every worker inherits: one
+    # accept queue, so a worker that leaves (reload, recycling, a crash)
+    # takes no queued connection with it, and one that is stopped gets no
+    # share of new ones. --reuse-port instead: each worker binds its own
+    # socket with SO_REUSEPORT (the kernel hashes connections over them,
+    # evenly, whoever is busy), and the supervisor holds a bound copy so
+    # that port 0 is one port for all.
+    reserved = []                   # bound for SO_REUSEPORT, not listening
+    own = []                        # listening sockets bound here
+    listening = list(outside)       # what the workers serve
+    if not listening:
+        if args.reuse_port:
+            reserved.append(reserve_port(args.host, args.port))
+        else:
+            own.append(sockets.bind_tcp(args.host, args.port, args.backlog))
+            listening.append(own[-1])
     port = reserved[0].getsockname()[1] if reserved else args.port
     metrics_port = args.metrics_port
     if metrics_port is not None:
-        reserved.append(reserve_port(args.host, metrics_port))
-        metrics_port = reserved[-1].getsockname()[1]
-    board = Scoreboard(args.workers + _SPARE_SLOTS)
+        if args.reuse_port:
+            reserved.append(reserve_port(args.host, metrics_port))
+            metrics_port = reserved[-1].getsockname()[1]
+        else:
+            metrics_port = sockets.bind_tcp(args.host, metrics_port, args.backlog)
+            own.append(metrics_port)
+    board = Scoreboard(_SLOTS_PER_WORKER * args.workers + _SPARE_SLOTS)
 
     def worker(ready):
         for sock in reserved:
             sock.close()
         # Each worker takes its own descriptors of the shared sockets.
-        mine = [sockets.share(sock) for sock in outside]
+        mine = [sockets.share(sock) for sock in listening]
+        metrics = sockets.share(metrics_port) if hasattr(metrics_port, "fileno") else metrics_port
         return http.serve(app, args.host, port, sockets=mine, reuse_port=True, backlog=args.backlog,
-                          metrics_port=metrics_port, scoreboard=board, max_requests=max_requests(),
+                          metrics_port=metrics, scoreboard=board, max_requests=max_requests(),
                           ready=lambda sockname: ready(), **options) and 0
 
     supervisor = Supervisor(worker, args.workers, scoreboard=board,
                             heartbeat_timeout=args.heartbeat_timeout,
                             stop_timeout=options["drain_delay"] + options["shutdown_timeout"] + 5.0)
-    where = _sockname(outside[0]) if outside else (args.host, port)
+    where = _sockname(listening[0]) if listening else (args.host, port)
     try:
         return supervisor.run(started=lambda pids: announce(
             where, f" ({len(pids)} workers, supervisor pid {os.getpid()})"))
     finally:
-        for sock in reserved + outside:
+        for sock in reserved + outside + own:
             sock.close()

@@ -3,8 +3,9 @@
 (``--uds PATH --uds-mode 660``). Each is a ``socket.socket`` that
 ``Reactor.listen_socket()`` (and ``http.serve(sockets=...)``) serves; with
 ``--workers`` the supervisor holds them and every worker inherits them, so
-all share one accept queue (no ``SO_REUSEPORT``) and a worker that dies
-loses no queued connection.
+all share one accept queue and a worker that dies loses no queued
+connection (``bind_tcp()`` makes such a socket for the supervisor's own
+port).
 
 Socket activation (sd_listen_fds(3)): the service manager passes listening
 sockets as descriptors 3, 4, ... and says so in ``LISTEN_PID`` (our pid:
@@ -18,7 +19,7 @@ import os
 import socket
 import stat
 
-__all__ = ["SD_LISTEN_FDS_START", "add_arguments", "bind_unix", "from_arguments", "inherited", "share",
+__all__ = ["SD_LISTEN_FDS_START", "add_arguments", "bind_tcp", "bind_unix", "from_arguments", "inherited", "share",
            "systemd_sockets"]
 
 SD_LISTEN_FDS_START = 3
@@ -68,6 +69,34 @@ def systemd_sockets(environ=None, *, unset=True):
             for i in range(count)]
 
 
+def bind_tcp(host, port, backlog=1024):
+    """A listening, non-blocking TCP socket on ``host:port`` (the first
+    address ``host`` resolves to; port 0 picks one), to hand to workers."""
+    family, _, proto, _, address = socket.getaddrinfo(host, port, socket.AF_UNSPEC, socket.SOCK_STREAM,
+                                                      0, socket.AI_PASSIVE)[0]
+
+    def bind(sock):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+
+    return _listening(socket.socket(family, socket.SOCK_STREAM, proto), bind, backlog)
+
+
+def _listening(sock, bind, backlog):
+    """``sock`` bound by ``bind(sock)``, listening, non-blocking; closed if
+    any step fails."""
+    try:
+        bind(sock)
+        sock.listen(backlog)
+        sock.setblocking(False)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
+
+
 def bind_unix(path, mode=None, backlog=1024):
     """A listening Unix stream socket at ``path``, with file mode ``mode``
     (an int, e.g. 0o660; None: the umask's). A stale socket file nobody
@@ -86,17 +115,13 @@ def bind_unix(path, mode=None, backlog=1024):
             pass
         finally:
             probe.close()
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
+
+    def bind(sock):
         sock.bind(path)
         if mode is not None:
             os.chmod(path, mode)
-        sock.listen(backlog)
-        sock.setblocking(False)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+
+    return _listening(socket.socket(socket.AF_UNIX, socket.SOCK_STREAM), bind, backlog)
 
 
 def _mode(text):

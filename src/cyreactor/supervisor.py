@@ -17,10 +17,10 @@ slot (``scoreboard.mine`` in the worker) for its counters and heartbeat:
 
 - ``heartbeat_timeout``: a worker whose heartbeat is older than this (it
   is SIGSTOPped, or stuck in a loop that never returns to its reactor) is
-  killed with SIGKILL and replaced. A stopped process still holds its
-  listening socket, and with ``SO_REUSEPORT`` the kernel keeps handing it
-  its share of new connections; only its death takes the socket out of the
-  group.
+  killed with SIGKILL and replaced: it holds the connections it accepted,
+  and with ``SO_REUSEPORT`` its own listening socket, to which the kernel
+  keeps handing a share of new connections; only its death takes the
+  socket out of the group.
 - A worker that asks to retire (``scoreboard.beat(..., retire=True)``: it
   served ``--max-requests``) is replaced first, then told to stop
   (SIGTERM), so the number serving never drops.
@@ -28,11 +28,11 @@ slot (``scoreboard.mine`` in the worker) for its counters and heartbeat:
 SIGHUP: a zero-downtime reload. A new set of workers is started (each
 ready before the next), then the old ones get SIGTERM and drain.
 
-Workers that share one listening port bind it with ``SO_REUSEPORT``;
-``reserve_port()`` holds it in the supervisor, so that port 0 means one
-port for all of them and a restarted worker gets the same one. Sockets
-from outside (``--fd``, systemd) are inherited by every worker instead:
-they share one accept queue, and a worker that dies loses no connection.
+Workers either inherit one listening socket (cyreactor.runner's default,
+and sockets from outside: one accept queue, and a worker that exits loses
+no queued connection), or each bind the port with ``SO_REUSEPORT``;
+``reserve_port()`` then holds it in the supervisor, so that port 0 means
+one port for all of them and a restarted worker gets the same one.
 """
 import ctypes
 import logging
@@ -132,7 +132,9 @@ class Supervisor:
                 self._reap(restarts)
                 if self.scoreboard is not None:
                     self._watch()
-                if self._reload:
+                if self._reload and not any(w.leaving for w in self.workers.values()):
+                    # One reload at a time: the scoreboard has room for two
+                    # sets of workers, not three.
                     self._reload = False
                     self._replace([pid for pid, w in self.workers.items() if not w.leaving])
                 now = time.monotonic()
@@ -175,6 +177,8 @@ class Supervisor:
                 self.scoreboard.beat_for(w.slot, now)      # one kill per timeout
             elif not w.leaving and self.scoreboard.retire_requested(w.slot):
                 retiring.append(pid)
+        # A replacement needs a free slot; the others wait for the next look.
+        retiring = retiring[:self.scoreboard.free_slots()]
         if retiring:
             self._replace(retiring)
 
