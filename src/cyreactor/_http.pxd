@@ -270,6 +270,8 @@ cdef class Request:
     cdef Connection _conn
     cdef ServerCore _core
 
+    cdef int _resolve(self) except -1
+
 
 @cython.final
 cdef class Headers:

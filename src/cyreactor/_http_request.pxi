@@ -162,11 +162,12 @@ cdef class Request:
             self._resolve()
         return self._scheme
 
-    def _resolve(self):
+    cdef int _resolve(self) except -1:
         if self._core is None:
             self._client, self._scheme = None, "http"
         else:
             self._client, self._scheme = _resolve_client(self._core, self._conn, self.headers.items())
+        return 0
 
     @property
     def reactor(self):

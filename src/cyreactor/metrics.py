@@ -278,19 +278,18 @@ class Scoreboard:
         """The worker in ``slot`` is gone: its counters join slot 0's."""
         seq = _HEADER.unpack_from(self.buffer, 0)[0]
         _HEADER.pack_into(self.buffer, 0, seq + 1, self.slots)        # odd: being changed
-        counters = self._read(slot)[4:4 + len(REACTOR_COUNTERS)]
-        totals = self._read(0)
-        _SLOT.pack_into(self.buffer, self._offset(0), *totals[:4],
-                        *(a + b for a, b in zip(totals[4:4 + len(REACTOR_COUNTERS)], counters)),
-                        *(0 for _ in REACTOR_GAUGES))
+        gone = dict(zip(REACTOR_COUNTERS, self._read(slot)[4:]))
+        totals = dict(zip(REACTOR_COUNTERS, self._read(0)[4:]))
+        self._write(0, FREE, 0, 0.0, reactor={k: totals[k] + gone[k] for k in REACTOR_COUNTERS}
+                    | dict.fromkeys(REACTOR_GAUGES, 0))
         metrics_retire(self.buffer, self.http_offset(0), self.http_offset(slot))
         self._write(slot, FREE, 0, 0.0)
         _HEADER.pack_into(self.buffer, 0, seq + 2, self.slots)
 
     def _write(self, slot, state, pid, heartbeat, retire=0, reactor=None):
-        values = ([reactor[k] for k in REACTOR_COUNTERS + REACTOR_GAUGES] if reactor is not None
-                  else list(self._read(slot)[4:]) if state != FREE else [0] * (len(REACTOR_COUNTERS)
-                                                                            + len(REACTOR_GAUGES)))
+        """The whole slot but its HTTP counters; ``reactor``: Reactor.stats()
+        (None: zeros)."""
+        values = [reactor[k] if reactor is not None else 0 for k in REACTOR_COUNTERS + REACTOR_GAUGES]
         _SLOT.pack_into(self.buffer, self._offset(slot), state, pid, heartbeat, retire, *values)
 
     # -- a worker's side
