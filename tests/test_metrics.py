@@ -1,11 +1,13 @@
 """The server's counters in the Prometheus text format (cyreactor.metrics):
 read back with prometheus_client's own parser, the figures match the
 traffic sent; the collector form; the scoreboard that adds up workers."""
+import signal
 import socket
 
 import pytest
 from support.haproxy import free_port
 from support.http import GET, connect, exchange
+from support.reactor import wait_for
 
 from cyreactor import http, metrics
 from cyreactor.http import DEMO_BODY
@@ -143,7 +145,7 @@ def render_samples(board):
 
 def test_a_metrics_port_of_its_own_across_workers(demo):
     port = free_port()
-    d = demo("--workers", "2", "--metrics-port", str(port))
+    d = demo("--workers", "2", "--metrics-port", str(port), "--drain-delay", "2")
     for _ in range(5):
         assert exchange(d.port, GET)[0] == 200
     found = scrape(port)                     # /metrics by default
@@ -152,3 +154,5 @@ def test_a_metrics_port_of_its_own_across_workers(demo):
     assert exchange(port, GET)[0] == 404                                             # nothing else there
     assert exchange(port, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")[0] == 200
     assert exchange(d.port, METRICS)[0] == 200 and exchange(d.port, METRICS)[2] == DEMO_BODY  # the app's path
+    d.proc.send_signal(signal.SIGTERM)           # draining: the health path there fails too
+    wait_for(lambda: exchange(port, b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")[0] == 503)

@@ -263,11 +263,11 @@ def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, b
     inherited, systemd's, Unix) to serve instead of ``host:port``.
     ``ready(sockname)`` is called once listening, with the (first) bound
     address. ``metrics_port``: also answer the ``metrics_path`` option
-    (default ``/metrics``) and the health path on this port of ``host`` (or
-    this listening socket), which serves nothing else. ``scoreboard``: the worker's slot of a
-    supervisor's Scoreboard (counters, heartbeat); ``max_requests``: after
-    that many requests, stop (under a supervisor: ask to be replaced
-    first); 0 never. Signal handlers are installed only on the main thread;
+    (default ``/metrics``) and the health path (default ``/health``) on this
+    port of ``host`` (or this listening socket), which serves nothing else.
+    ``scoreboard``: the worker's slot of a supervisor's Scoreboard
+    (counters, heartbeat); ``max_requests``: after that many requests, stop
+    (under a supervisor: ask to be replaced first); 0 never. Signal handlers are installed only on the main thread;
     to run a server on a reactor of your own (a thread, tests), use
     ``HttpServer.listen``. ``tune_malloc`` applies
     ``keep_freed_memory(max_body_size)``: this call owns the process, and
@@ -296,7 +296,7 @@ def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, b
         def stop():
             logger.info("stopping: finishing responses in flight")
             if side is not None:
-                side.shutdown(reactor, stop_reactor=False, drain_delay=0)
+                side.core.drain()       # its health path fails too; it closes with the reactor
             server.shutdown(reactor)
 
         def beat():
