@@ -1,96 +1,88 @@
-"""What the always-on counters cost per request: the demo server of this
-tree against the same server built from another tree (one without them, a
-``git worktree`` of an older commit built in place), under wrk, CPU time
-per request of the server (pinned to CPU 0; wrk on CPU 1), interleaved
-rounds, medians. Also this tree with the metrics path and health path set
-(a special-path check per request head) and with the access log off.
+"""What the always-on HTTP counters cost per request, in instructions counted
+by callgrind (repeatable on a busy machine, unlike time): this tree's build
+against another tree's (a ``git worktree`` of the commit before the
+counters, built in place), same workload: 50 keep-alive connections send one
+GET each per round, 200 rounds; everything inside Reactor._run_once is
+counted (reading, parsing, answering, counting, the write).
 
     git worktree add --detach /tmp/base COMMIT && (cd /tmp/base && python setup.py build_ext --inplace)
-    python bench/metrics_cost.py --base /tmp/base/src --rounds 7
+    python bench/metrics_cost.py --base /tmp/base/src
 
-The machine's other load (the others' CPU in each window) is printed per
-round, so disturbed rounds can be told apart.
+Rows: the demo server (its per-request path is C only, so the counters'
+share is the largest there), a Python function app, and each with the
+health and metrics paths set (a path comparison per request head). Needs
+valgrind (Debian package).
 """
 import argparse
 import os
-import statistics
+import re
 import subprocess
 import sys
 import tempfile
-import time
-from types import SimpleNamespace
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
 
-from harness import HOST, SERVER_CPUS, SRC  # noqa: E402
-from harness.cases import expand  # noqa: E402
-from harness.loads import run_wrk  # noqa: E402
-from harness.meter import Meter  # noqa: E402
-from harness.procs import cpu_ns, descendants, free_port  # noqa: E402
+WORKLOAD = """
+import gc, socket, sys
+import cyreactor
+from cyreactor import http
+N, ROUNDS = 50, 200
+gc.disable()        # a collection falling in one build's window and not the other's is not per request
+app = None if sys.argv[1] == "demo" else (lambda request: http.Response(200, body=b"hello"))
+options = {"metrics_path": "/metrics", "health_path": "/healthz"} if sys.argv[2] == "paths" else {}
+r = cyreactor.Reactor()
+server = http.HttpServer(app, **options)
+l = server.listen(r, "127.0.0.1", 0)
+clients = [socket.create_connection(l.sockname) for _ in range(N)]
+for c in clients:
+    c.setblocking(False)
+while r.stats()["open"] < N:
+    r.run_once(0.01)
+request = b"GET /x HTTP/1.1\\r\\nHost: bench\\r\\nUser-Agent: b/1\\r\\n\\r\\n"
+for _ in range(ROUNDS):
+    for c in clients:
+        c.send(request)
+    target = server.core.requests + N
+    while server.core.requests < target:
+        r.run_once(1)
+    for c in clients:
+        try:
+            while c.recv(65536):
+                pass
+        except BlockingIOError:
+            pass
+print(N * ROUNDS)
+"""
 
 
-class Server:
-    """A demo server from ``src``, pinned; ``pid`` for the meter."""
-
-    def __init__(self, src, extra):
-        self.port = free_port()
+def instructions(src, kind, variant):
+    """(instructions inside Reactor._run_once, requests) for one run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "callgrind.out")
         env = dict(os.environ, PYTHONPATH=src)
-        self.proc = subprocess.Popen(["taskset", "-c", SERVER_CPUS, sys.executable, "-m", "cyreactor",
-                                      "--host", HOST, "--port", str(self.port), *extra],
-                                     env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-        self.proc.stdout.readline()
-        self.pid = self.proc.pid
-
-    def pids(self):
-        return descendants(self.pid)
-
-    def cpu_ns(self):
-        return sum(cpu_ns(pid) for pid in self.pids())
-
-    def stop(self):
-        self.proc.terminate()
-        self.proc.wait(10)
+        proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
+                               "--toggle-collect=*Reactor__run_once*", os.path.realpath(sys.executable),
+                               "-c", WORKLOAD, kind, variant], capture_output=True, text=True, env=env,
+                              check=True)
+        requests = int(proc.stdout.split()[-1])
+        with open(out) as f:
+            total = int(re.search(r"^summary:\s+(\d+)", f.read(), re.M).group(1))
+    return total, requests
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--base", required=True, help="the other tree's src directory (built in place)")
-    p.add_argument("--rounds", type=int, default=5)
-    p.add_argument("--duration", type=float, default=4.0)
-    p.add_argument("--modes", default="keepalive,pipeline16")
-    args = p.parse_args()
-    variants = {
-        "base": (args.base, []),
-        "this tree": (SRC, []),
-        "this tree, --metrics-path --health-path": (SRC, ["--metrics-path", "/metrics", "--health-path", "/healthz"]),
-    }
-    settings = SimpleNamespace(duration=args.duration, warmup=1.0, threshold=0.10)
-    results = {(v, m): [] for v in variants for m in args.modes.split(",")}
-    with tempfile.TemporaryDirectory() as tmp:
-        for r in range(args.rounds):
-            order = list(variants.items())
-            order = order[r % len(order):] + order[:r % len(order)]
-            for name, (src, extra) in order:
-                for mode in args.modes.split(","):
-                    server = Server(src, extra)
-                    try:
-                        time.sleep(0.3)
-                        case, = expand(mode, (), (), ())
-                        result = run_wrk(case, server, settings, Meter(server, settings.threshold), tmp)
-                    finally:
-                        server.stop()
-                    ns = result["cpu_us_per_op"] * 1000
-                    window = result["window"]
-                    results[(name, mode)].append(ns)
-                    print(f"round {r + 1} {mode:10} {name:42} {ns:8.0f} ns/request"
-                          f"  others {window['others_cpu_frac']:.2f} CPU"
-                          f"{'  DISTURBED' if window['disturbed'] else ''}", flush=True)
-    print()
-    for mode in args.modes.split(","):
-        base = statistics.median(results[("base", mode)])
-        for name in variants:
-            med = statistics.median(results[(name, mode)])
-            print(f"{mode:10} {name:42} median {med:8.0f} ns/request  {med - base:+6.0f} ns vs base")
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", required=True, help="the other tree's src directory (built in place)")
+    args = parser.parse_args()
+    print(f"{'server':14} {'build':28} {'instructions/request':>21} {'vs base':>9}")
+    for kind in ("demo", "app"):
+        base_total, n = instructions(args.base, kind, "plain")
+        base = base_total / n
+        print(f"{kind:14} {'base':28} {base:21,.0f}")
+        for variant, label in (("plain", "this tree"), ("paths", "this tree, health+metrics paths")):
+            total, n = instructions(SRC, kind, variant)
+            per = total / n
+            print(f"{kind:14} {label:28} {per:21,.0f} {per - base:+9,.0f}  ({(per - base) / base:+.1%})")
 
 
 if __name__ == "__main__":

@@ -148,8 +148,6 @@ cdef class ServerCore:
     cdef HttpMetrics *_m             # the counters in use: &_own_metrics or a slot
     cdef object _m_owner             # keeps a slot's buffer exported while _m points into it
 
-    cdef int _count_response(self, int status, long long body_bytes, double started) except -1
-
 
 # ---- _http_protocol.pxi: the connection state machine ----------------------------
 
@@ -205,7 +203,6 @@ cdef class HttpProtocol(Handler):
     cdef int _watch_closing(self) except -1
     cdef int _send_error(self, int status, str reason) except -1
     cdef int _answer_special(self) except -1
-    cdef int _responded(self, int status, long long body_bytes) except -1
     cdef int _timed_out(self, TimeoutKind kind) except -1
     # The client and scheme of the current request, given its header fields
     # ((lower-case name, value) bytes pairs): the connection's, or what a
@@ -265,12 +262,10 @@ cdef class Request:
     cdef object _headers
     cdef object _target
     cdef object _method
-    cdef object _client              # (host, port) or None, resolved on first use
-    cdef object _scheme
+    cdef tuple _resolved             # (client, scheme), on first use
     cdef Connection _conn
-    cdef ServerCore _core
 
-    cdef int _resolve(self) except -1
+    cdef tuple _client_scheme(self)
 
 
 @cython.final

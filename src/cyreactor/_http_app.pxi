@@ -160,9 +160,9 @@ cdef class AppProtocol(HttpProtocol):
         _send_head(self._conn, &f, r.reason, r.headers)
         if not f.no_body and p.method != M_HEAD:
             self._conn.write_object(body)
-            self._responded(r.status, f.length)
+            _responded(self, r.status, f.length)
         else:
-            self._responded(r.status, 0)
+            _responded(self, r.status, 0)
         if not f.keep_alive:
             self._finish_connection(False)
         return 0
@@ -170,7 +170,7 @@ cdef class AppProtocol(HttpProtocol):
     cdef int _response_done(self, ResponseWriter writer) except -1:
         if writer is not self._writer:
             return 0
-        self._responded(writer.status, writer._sent)
+        _responded(self, writer.status, writer._sent)
         if self._request is None:
             # The request is complete too: forget both.
             self._writer = None

@@ -115,13 +115,3 @@ cdef class ServerCore:
         memcpy(m, self._m, sizeof(HttpMetrics))
         self._m = m
         self._m_owner = view
-
-    cdef int _count_response(self, int status, long long body_bytes, double started) except -1:
-        cdef HttpMetrics *m = self._m
-        cdef int cls = status // 100
-        m.responses[cls if 0 < cls < 6 else 0] += 1
-        if body_bytes > 0:
-            m.body_bytes_out += body_bytes
-        if started > 0:
-            _observe(m, _monotonic() - started)
-        return 0

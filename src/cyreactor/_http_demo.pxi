@@ -49,7 +49,7 @@ cdef class DemoProtocol(HttpProtocol):
             c.date_sec = _date_sec
         self._conn.write_buffer(c.data, c.head_length if p.method == M_HEAD else c.length)
         core.requests += 1
-        self._responded(200, 0 if p.method == M_HEAD else c.length - c.head_length)
+        _responded(self, 200, 0 if p.method == M_HEAD else c.length - c.head_length)
         if close:
             self._finish_connection(False)
         return 0

@@ -28,12 +28,22 @@ REFUSAL_REASONS = tuple([(refusal_status(<Refusal>i), refusal_reason(<Refusal>i)
                          for i in range(<int>R_COUNT)])
 
 
-cdef inline int _observe(HttpMetrics *m, double seconds) noexcept:
-    cdef int i = 0
-    while i < DURATION_BUCKETS - 1 and seconds > _DURATION_BOUNDS[i]:
-        i += 1
-    m.duration[i] += 1
-    m.duration_sum += seconds
+cdef inline int _count_response(HttpMetrics *m, int status, long long body_bytes,
+                                double started) noexcept nogil:
+    # One response: its status class, its body bytes, and the time since its
+    # head was complete (``started``; 0: it had none, a refusal) in the
+    # histogram.
+    cdef int i = status // 100
+    cdef double seconds
+    m.responses[i if 0 < i < 6 else 0] += 1
+    m.body_bytes_out += body_bytes
+    if started > 0:
+        seconds = _monotonic() - started
+        i = 0
+        while i < DURATION_BUCKETS - 1 and seconds > _DURATION_BOUNDS[i]:
+            i += 1
+        m.duration[i] += 1
+        m.duration_sum += seconds
     return 0
 
 

@@ -6,19 +6,21 @@ cdef enum:
 
 
 cdef int _special_path(ServerCore core, HttpParser *p) noexcept:
-    # GET or HEAD of the health or metrics path, the query ignored.
-    cdef const char *target = p.head + p.target_off
-    cdef Py_ssize_t n = p.target_len
-    cdef const char *q = <const char *>memchr(target, c'?', n)
-    if q != NULL:
-        n = q - target
+    # GET or HEAD of the health or metrics path, with or without a query.
     if p.method != M_GET and p.method != M_HEAD:
         return 0
-    if core._health_path is not None and _same(core._health_path, target, n):
+    if core._health_path is not None and _is_path(core._health_path, p):
         return SPECIAL_HEALTH
-    if core._metrics_path is not None and _same(core._metrics_path, target, n):
+    if core._metrics_path is not None and _is_path(core._metrics_path, p):
         return SPECIAL_METRICS
     return 0
+
+
+cdef inline bint _is_path(bytes path, HttpParser *p) noexcept:
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(path)
+    cdef const char *target = p.head + p.target_off
+    return ((p.target_len == n or (p.target_len > n and target[n] == c'?'))
+            and memcmp(PyBytes_AS_STRING(path), target, n) == 0)
 
 
 cdef bytes _own_metrics(HttpProtocol proto):
@@ -28,8 +30,15 @@ cdef bytes _own_metrics(HttpProtocol proto):
     return metrics.render(metrics.snapshot(proto._core, proto._conn.reactor))
 
 
-cdef inline bint _same(bytes path, const char *s, Py_ssize_t n) noexcept:
-    return PyBytes_GET_SIZE(path) == n and memcmp(PyBytes_AS_STRING(path), s, n) == 0
+cdef inline int _responded(HttpProtocol proto, int status, long long body_bytes) except -1:
+    # Every response ends here once it is written: the counters, the
+    # duration since its head was complete, the access log. Inline: it is
+    # on every request's path.
+    _count_response(proto._core._m, status, body_bytes, proto._started)
+    proto._started = 0.0
+    if proto._core.access_log:
+        _log_access(proto, status, body_bytes)
+    return 0
 
 
 cdef class HttpProtocol(Handler):
@@ -361,17 +370,8 @@ cdef class HttpProtocol(Handler):
         cdef bytes response = _error_response(status, reason)
         self._core.errors += 1
         self._conn.write_object(response)
-        self._responded(status, PyBytes_GET_SIZE(response) - (<bytes>response).find(b"\r\n\r\n") - 4)
+        _responded(self, status, PyBytes_GET_SIZE(response) - (<bytes>response).find(b"\r\n\r\n") - 4)
         return self._finish_connection(True)
-
-    cdef int _responded(self, int status, long long body_bytes) except -1:
-        # Every response ends here once it is written: the counters, the
-        # duration since its head was complete, the access log.
-        self._core._count_response(status, body_bytes, self._started)
-        self._started = 0.0
-        if self._core.access_log:
-            _log_access(self, status, body_bytes)
-        return 0
 
     cdef tuple _client_scheme(self, object headers):
         return _resolve_client(self._core, self._conn, headers)
@@ -398,7 +398,7 @@ cdef class HttpProtocol(Handler):
         _send_head(self._conn, &f, None, ((b"content-type", ctype), (b"cache-control", b"no-store")))
         if p.method != M_HEAD:
             self._conn.write_object(body)
-        self._responded(f.status, f.length if p.method != M_HEAD else 0)
+        _responded(self, f.status, f.length if p.method != M_HEAD else 0)
         if not f.keep_alive:
             self._finish_connection(False)
         return 0

@@ -150,24 +150,23 @@ cdef class Request:
         proxy names in X-Forwarded-For/Forwarded (the ``proxy_headers`` and
         ``forwarded_allow_ips`` options); None for a Unix-socket peer that
         no trusted proxy names."""
-        if self._scheme is None:
-            self._resolve()
-        return self._client
+        return self._client_scheme()[0]
 
     @property
     def scheme(self):
         """``"http"`` or ``"https"`` (``"ws"``/``"wss"`` if a proxy says so):
         the connection's, or a trusted proxy's X-Forwarded-Proto/Forwarded."""
-        if self._scheme is None:
-            self._resolve()
-        return self._scheme
+        return self._client_scheme()[1]
 
-    cdef int _resolve(self) except -1:
-        if self._core is None:
-            self._client, self._scheme = None, "http"
-        else:
-            self._client, self._scheme = _resolve_client(self._core, self._conn, self.headers.items())
-        return 0
+    cdef tuple _client_scheme(self):
+        # Resolved by the connection's protocol while it is open; a request
+        # kept past its connection reports what it resolved before, if it did.
+        if self._resolved is None:
+            if self._conn is not None and isinstance(self._conn.handler, HttpProtocol):
+                self._resolved = (<HttpProtocol>self._conn.handler)._client_scheme(self.headers.items())
+            else:
+                return (None, "http")
+        return self._resolved
 
     @property
     def reactor(self):
@@ -203,5 +202,4 @@ cdef Request _make_request(HttpProtocol proto):
     r.chunked = p.chunked
     r.content_length = None if p.chunked else p.content_length
     r._conn = proto._conn
-    r._core = proto._core
     return r
