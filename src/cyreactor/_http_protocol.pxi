@@ -370,7 +370,8 @@ cdef class HttpProtocol(Handler):
         cdef bytes response = _error_response(status, reason)
         self._core.errors += 1
         self._conn.write_object(response)
-        _responded(self, status, PyBytes_GET_SIZE(response) - (<bytes>response).find(b"\r\n\r\n") - 4)
+        # Its body is what follows the head's blank line.
+        _responded(self, status, PyBytes_GET_SIZE(response) - response.find(b"\r\n\r\n") - 4)
         return self._finish_connection(True)
 
     cdef tuple _client_scheme(self, object headers):
@@ -402,6 +403,7 @@ cdef class HttpProtocol(Handler):
         if not f.keep_alive:
             self._finish_connection(False)
         return 0
+
     cdef bint _idle(self) noexcept:
         return ((self._p.state == S_START or self._p.state == S_DONE)
                 and not self._stash_len and not self._blocked)
