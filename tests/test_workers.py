@@ -49,7 +49,10 @@ class Load(threading.Thread):
 
 
 def test_a_stopped_worker_is_killed_and_replaced(demo):
-    d = demo("--workers", "2", "--heartbeat-timeout", "1")
+    # --reuse-port: the stopped worker's own listening socket keeps its share
+    # of new connections until it dies (with the shared socket the others
+    # take them; its accepted ones are stuck all the same).
+    d = demo("--workers", "2", "--reuse-port", "--heartbeat-timeout", "1")
     stopped = d.children()[0]
     t0 = time.monotonic()
     os.kill(stopped, signal.SIGSTOP)
