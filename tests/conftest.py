@@ -72,8 +72,8 @@ def loop(errors):
 def demo():
     servers = []
 
-    def start(*args):
-        servers.append(Demo(*args))
+    def start(*args, **kwargs):
+        servers.append(Demo(*args, **kwargs))
         return servers[-1]
 
     yield start

@@ -70,9 +70,13 @@ def test_cli_flags_are_the_table_with_the_demo_defaults():
     assert http_options.from_arguments(args, demo=True) == http_options.defaults(demo=True)
     assert http_options.from_arguments(args) == http_options.defaults()
     flags = {a.dest: a.option_strings for a in parser._actions}
+    # A switch that is on by default also has its --no- form; uvicorn's
+    # names are aliases.
     assert all(flags[o.name][:1 + len(o.aliases)] == [o.cli_flag, *o.aliases] for o in http_options.OPTIONS)
     assert flags["keepalive_timeout"] == ["--keepalive-timeout", "--timeout-keep-alive"]
-    assert flags["access_log"] == ["--access-log", "--no-access-log"]
+    assert flags["max_connections"] == ["--max-connections", "--limit-concurrency"]
+    assert flags["proxy_headers"] == ["--proxy-headers", "--no-proxy-headers"]
+    assert parser.parse_args(["--no-proxy-headers"]).proxy_headers is False
     args = parser.parse_args(["--max-body-size", "5", "--send-timeout", "0.5", "--access-log",
                               "--min-body-rate", "0"])
     given = http_options.from_arguments(args)
@@ -82,9 +86,13 @@ def test_cli_flags_are_the_table_with_the_demo_defaults():
 
 @pytest.mark.parametrize("option", http_options.OPTIONS, ids=NAMES)
 def test_every_option_is_checked(option):
-    bad = ["x", None] + ([1] if option.type is bool else [option.minimum - 1])
+    if option.type is str:
+        bad = [None, 1, b"/x"] + (["nope"] if option.choices else ["no slash" if option.unit == "path"
+                                                                     else "300.1.1.1"])
+    else:
+        bad = ["x", None] + ([1] if option.type is bool else [option.minimum - 1])
     if option.type is float:
-        bad += [0.0, float("nan"), float("inf")]
+        bad += [float("nan"), float("inf")] + ([0.0] if option.minimum else [])
     for value in bad:
         with pytest.raises((TypeError, ValueError), match=option.name):
             http.HttpServer(None, **{option.name: value})

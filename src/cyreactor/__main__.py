@@ -7,23 +7,21 @@ every request (any method but CONNECT, any path) with ``200 OK``,
 ``content-type: text/html`` and ``Hello! I am an epoll server.`` after
 reading the whole request body.
 
-``--workers N`` runs N processes sharing the port through SO_REUSEPORT (or
-one inherited socket) under a supervising parent (cyreactor.supervisor)
-that restarts a worker that dies. SIGINT/SIGTERM: stop accepting, finish
-the responses in flight, close, exit 0. The limits and timeouts are
-cyreactor.http_options' table, as flags. Exit status: 2 for a wrong
-command line or an app that cannot be found, 1 when the address cannot be
-listened on, 3 when an ASGI app's lifespan startup fails.
+``--workers N`` runs N processes sharing one listening socket under a
+supervising parent (cyreactor.supervisor) that restarts a worker that dies.
+SIGINT/SIGTERM: stop accepting, finish the responses in flight, close, exit
+0. The limits and timeouts are cyreactor.http_options' table, as flags; the
+process flags (sockets from outside, worker recycling, heartbeat, metrics
+port) are cyreactor.runner's. Exit status: 2 for a wrong command line or an
+app that cannot be found, 1 when the address cannot be listened on, 3 when
+an ASGI app's lifespan startup fails.
 """
 import argparse
 import logging
-import os
 import resource
-import socket
 import sys
 
-from cyreactor import apps, http, http_options
-from cyreactor.supervisor import Supervisor, exit_on_signals, reserve_port
+from cyreactor import apps, http, http_options, runner
 
 log = logging.getLogger("cyreactor.server")
 
@@ -60,11 +58,8 @@ def build_parser():
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000,
                    help="TCP port; 0 picks a free one, printed at start-up (default: %(default)s)")
-    p.add_argument("--uds", metavar="PATH", help="listen on this Unix socket instead of TCP")
-    p.add_argument("--fd", type=_non_negative_int, metavar="FD",
-                   help="serve this inherited, already bound socket instead of TCP")
     p.add_argument("--workers", type=_positive_int, default=1,
-                   help="worker processes sharing the socket (default: %(default)s)")
+                   help="worker processes sharing the listening socket (default: %(default)s)")
     p.add_argument("--threads", type=_non_negative_int, default=0,
                    help="WSGI: run the app in a pool of this many threads, the loop still doing the I/O; "
                         "0 runs it on the loop thread (default: %(default)s)")
@@ -81,6 +76,7 @@ def build_parser():
                    choices=["debug", "info", "warning", "error", "critical"],
                    help="logging level (default: %(default)s)")
     p.add_argument("--backlog", type=_positive_int, default=1024, help="listen() backlog (default: %(default)s)")
+    runner.add_arguments(p)
     http_options.add_arguments(p.add_argument_group("limits and timeouts (cyreactor.http_options)"), demo=True)
     return p
 
@@ -97,99 +93,16 @@ def raise_nofile_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-class Target:
-    """What a worker serves: the app (None: the demo) and how."""
-
-    def __init__(self, args, app=None, interface="native"):
-        self.args = args
-        self.app = app
-        self.interface = interface
-        self.options = http_options.from_arguments(args, demo=app is None)
-
-    def describe(self):
-        if self.app is None:
-            return "cyreactor demo server"
-        return f"cyreactor serving {self.args.app} ({self.interface})"
-
-    def server(self):
-        args = self.args
-        return http.HttpServer(self.app, interface=self.interface, root_path=args.root_path,
-                               threads=args.threads, multiprocess=args.workers > 1, **self.options)
-
-
-def run_worker(target, *, port, reuse_port, ready, sock=None):
-    """Serves ``target`` until SIGINT/SIGTERM; ``ready(sockname)`` once
-    listening. Returns the exit status."""
-    args = target.args
-    # Outside the loop's run (start-up, teardown) a signal just exits, with
-    # status 0: the loop restores these handlers when it closes.
-    exit_on_signals()
-    server = target.server()
-    if target.app is not None:
-        http.keep_freed_memory(server.core.options["max_body_size"])
-    try:
-        apps.serve(server, host=args.host, port=port, uds=None if sock is not None else args.uds,
-                   sock=sock, reuse_port=reuse_port, backlog=args.backlog, ready=ready,
-                   lifespan=args.lifespan)
-    except apps.LifespanFailed as exc:
-        print(f"error: the app's lifespan startup failed: {exc}", file=sys.stderr, flush=True)
-        return EXIT_STARTUP
-    except OSError as exc:
-        where = args.uds or (f"fd {args.fd}" if args.fd is not None else f"{args.host}:{port}")
-        print(f"error: cannot listen on {where}: {exc.strerror or exc}", file=sys.stderr, flush=True)
-        return EXIT_LISTEN
-    return 0
-
-
-def _where(sockname):
-    if isinstance(sockname, tuple):
-        return http.url_for(sockname)
-    return f"unix:{sockname}"
-
-
-def _inherited(fd):
-    sock = socket.socket(fileno=fd)
-    if sock.type != socket.SOCK_STREAM:
-        raise OSError(f"fd {fd} is not a stream socket")
-    return sock
-
-
-def supervise(target):
-    """``--workers N``: the workers share one reserved port (SO_REUSEPORT),
-    or one listening socket (``--uds``, ``--fd``)."""
-    args = target.args
-    shared = reserved = None
-    if args.fd is not None:
-        shared = _inherited(args.fd)
-    elif args.uds is not None:
-        if os.path.exists(args.uds):
-            os.unlink(args.uds)
-        shared = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        shared.bind(args.uds)
-        shared.listen(args.backlog)
-    else:
-        reserved = reserve_port(args.host, args.port)
-    port = reserved.getsockname()[1] if reserved is not None else args.port
-    where = _where(shared.getsockname()) if shared is not None else _where((args.host, port))
-
-    def worker(ready):
-        if reserved is not None:
-            reserved.close()
-            return run_worker(target, port=port, reuse_port=True, ready=lambda sockname: ready())
-        return run_worker(target, port=port, reuse_port=False, ready=lambda sockname: ready(),
-                          sock=socket.socket(fileno=os.dup(shared.fileno())))
-
-    supervisor = Supervisor(worker, args.workers, stop_timeout=target.options["shutdown_timeout"] + 5.0)
-    try:
-        return supervisor.run(started=lambda pids: print(
-            f"{target.describe()} listening on {where} ({len(pids)} workers, supervisor pid {os.getpid()})",
-            flush=True))
-    finally:
-        for sock in (reserved, shared):
-            if sock is not None:
-                sock.close()
-        if args.uds is not None and shared is not None and os.path.exists(args.uds):
-            os.unlink(args.uds)
+def load_app(args):
+    """The app named on the command line and its interface ((None, "native")
+    for the demo), or AppError."""
+    if args.app is None:
+        return None, "native"
+    app = apps.load(args.app, app_dir=args.app_dir, factory=args.factory)
+    interface = apps.detect(app) if args.interface == "auto" else args.interface
+    if not callable(app):
+        raise apps.AppError(f'"{args.app}" is a {type(app).__name__}, not an app')
+    return app, interface
 
 
 def _configure_logging(args):
@@ -205,42 +118,35 @@ def _configure_logging(args):
             access.propagate = False
 
 
-def load_target(args):
-    """The app named on the command line and its interface, or AppError."""
-    if args.app is None:
-        return Target(args)
-    app = apps.load(args.app, app_dir=args.app_dir, factory=args.factory)
-    interface = apps.detect(app) if args.interface == "auto" else args.interface
-    if not callable(app):
-        raise apps.AppError(f'"{args.app}" is a {type(app).__name__}, not an app')
-    return Target(args, app, interface)
+def _error(message, status):
+    print(f"error: {message}", file=sys.stderr, flush=True)
+    return status
 
 
 def main(argv=None):
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.uds is not None and args.fd is not None:
-        parser.error("--uds and --fd are exclusive")
     _configure_logging(args)
     try:
-        target = load_target(args)
+        app, interface = load_app(args)
     except apps.AppError as exc:
-        print(f"error: {exc}", file=sys.stderr, flush=True)
-        return EXIT_USAGE
-    if target.interface != "wsgi" and args.threads:
+        return _error(exc, EXIT_USAGE)
+    if interface != "wsgi" and args.threads:
         parser.error("--threads is for WSGI apps")
+    name = f"cyreactor serving {args.app} ({interface})" if app is not None else "cyreactor demo server"
+
+    def announce(sockname, extra=""):
+        print(f"{name} listening on {http.url_for(sockname)}{extra}", flush=True)
+
     raise_nofile_limit()
-    if args.workers == 1:
-        sock = None
-        if args.fd is not None:
-            try:
-                sock = _inherited(args.fd)
-            except OSError as exc:
-                print(f"error: cannot serve fd {args.fd}: {exc}", file=sys.stderr, flush=True)
-                return EXIT_LISTEN
-        return run_worker(target, port=args.port, reuse_port=False, sock=sock, ready=lambda sockname: print(
-            f"{target.describe()} listening on {_where(sockname)}", flush=True))
-    return supervise(target)
+    try:
+        return runner.run(app, args, announce, interface=interface, root_path=args.root_path,
+                          threads=args.threads, lifespan=args.lifespan)
+    except apps.LifespanFailed as exc:
+        return _error(f"the app's lifespan startup failed: {exc}", EXIT_STARTUP)
+    except OSError as exc:
+        where = args.uds or (f"fd {', '.join(map(str, args.fd))}" if args.fd else f"{args.host}:{args.port}")
+        return _error(f"cannot listen on {where}: {exc.strerror or exc}", EXIT_LISTEN)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@
 # file shows every field and every C-level method of all of them. Each
 # section names the file that owns it.
 cimport cython
-from libc.stdint cimport uint64_t
+from libc.stdint cimport int64_t, uint64_t
 from libc.time cimport time_t
 
-from cyreactor._httpparser cimport HeaderSlot, HttpLimits, HttpParser
+from cyreactor._httpparser cimport R_COUNT, HeaderSlot, HttpLimits, HttpParser
 from cyreactor._loop cimport Connection, Handler, Reactor
 
 
@@ -81,6 +81,47 @@ cdef enum CannedKind:
     CANNED_KINDS
 
 
+# ---- _http_metrics.pxi: the server's counters ------------------------------------
+
+cdef enum:
+    DURATION_BUCKETS = 16     # request-duration histogram: 15 bounds and +Inf
+
+# Why a connection was refused before any request was read (HttpMetrics.conn_refused).
+cdef enum ConnRefusal:
+    CR_TOO_MANY_CONNECTIONS = 0
+    CR_SHUTTING_DOWN
+    CR_INCOMPLETE             # the client ended (EOF) in the middle of a request
+    CR_COUNT
+
+# What ran out when a connection's deadline passed (HttpMetrics.timeouts).
+cdef enum TimeoutKind:
+    T_HEADER = 0              # 408: the head took longer than header_timeout
+    T_BODY                    # 408: body_timeout of silence inside a body
+    T_BODY_RATE               # 408: under min_body_rate
+    T_KEEPALIVE               # close: idle between requests
+    T_SEND                    # abort: the client left our responses unread
+    T_LINGER                  # abort: lingering close ended
+    T_COUNT
+
+# One server's counters: plain C, one add per event, no Python object. The
+# struct lives in the ServerCore, or in a worker's slot of the shared
+# scoreboard (cyreactor.metrics), where the supervisor and the other
+# workers read it; its layout is private to this extension (read it through
+# metrics_read()). Counters only grow; open and idle are gauges.
+ctypedef struct HttpMetrics:
+    uint64_t responses[6]     # by status class: [1] 1xx ... [5] 5xx
+    uint64_t body_bytes_in    # request body bytes (decoded)
+    uint64_t body_bytes_out   # response body bytes (heads and framing excluded)
+    uint64_t refused[R_COUNT] # requests refused by the parser, by its Refusal code
+    uint64_t conn_refused[<int>CR_COUNT]
+    uint64_t timeouts[<int>T_COUNT]
+    uint64_t app_errors       # exceptions in user code
+    uint64_t duration[DURATION_BUCKETS]   # per bucket, not cumulative
+    double duration_sum       # seconds
+    int64_t open              # gauge: connections open now
+    int64_t idle              # gauge: of those, idle between requests (at the last update)
+
+
 # ---- _http_core.pxi: the server core ---------------------------------------------
 
 @cython.final
@@ -96,8 +137,16 @@ cdef class ServerCore:
     cdef readonly double linger_timeout
     cdef readonly Py_ssize_t max_connections
     cdef readonly bint access_log
+    cdef object _access_format       # format(entry) -> str, or None when off
+    cdef object _proxies             # forwarded.TrustedProxies, or None
+    cdef bytes _health_path          # answered by the server itself, or None
+    cdef bytes _metrics_path
+    cdef public object metrics_source  # () -> bytes: the Prometheus text for metrics_path
+    cdef bint _special_paths         # _health_path or _metrics_path is set
+    cdef bint _need_headers          # the demo keeps header slots (access log)
     cdef readonly Py_ssize_t open_connections
     cdef readonly bint shutting_down
+    cdef readonly bint draining      # health checks fail; set by drain()
     cdef readonly object app         # app(request) -> Response, or None
     cdef readonly object handler_class   # a RequestHandler subclass, or None
     cdef readonly AppAdapter adapter # an app interface (ASGI, WSGI), or None
@@ -106,6 +155,9 @@ cdef class ServerCore:
     cdef readonly uint64_t refused
     cdef readonly uint64_t errors
     cdef set _protocols
+    cdef HttpMetrics _own_metrics    # the counters, unless attached to a scoreboard
+    cdef HttpMetrics *_m             # the counters in use: &_own_metrics or a slot
+    cdef object _m_owner             # keeps a slot's buffer exported while _m points into it
 
 
 # ---- _http_protocol.pxi: the connection state machine ----------------------------
@@ -147,8 +199,11 @@ cdef class HttpProtocol(Handler):
     cdef bint _counted                # counted in ServerCore.open_connections
     cdef bint _done                   # no more requests on this connection
     cdef bint _eof                    # the peer half-closed
+    cdef bint _fresh                  # accepted, no request begun yet (a stop lets it send one)
     cdef Py_ssize_t _unparsed         # input left after the event being handled
-    cdef object _access_line          # request line for the access log (only when on)
+    cdef int _special                 # the request is the health (1) or metrics (2) path
+    cdef double _started              # when the current request's head was complete; 0: none
+    cdef object _access               # the access-log entry of the current request (only when on)
 
     cdef int _process(self, const char *data, Py_ssize_t length) except -1
     cdef int _stash_rest(self, const char *data, Py_ssize_t length) except -1
@@ -159,6 +214,13 @@ cdef class HttpProtocol(Handler):
     cdef int _close(self) except -1
     cdef int _watch_closing(self) except -1
     cdef int _send_error(self, int status, str reason) except -1
+    cdef int _answer_special(self) except -1
+    cdef int _timed_out(self, TimeoutKind kind) except -1
+    # The client and scheme of the current request, given its header fields
+    # ((lower-case name, value) bytes pairs): the connection's, or what a
+    # trusted proxy's X-Forwarded-*/Forwarded say (_http_access.pxi). Every
+    # app interface asks this.
+    cdef tuple _client_scheme(self, object headers)
     cdef int _shutdown(self) except -1
     cdef bint _idle(self) noexcept
 
@@ -213,7 +275,10 @@ cdef class Request:
     cdef object _headers
     cdef object _target
     cdef object _method
+    cdef tuple _resolved             # (client, scheme), on first use
     cdef Connection _conn
+
+    cdef tuple _client_scheme(self)
 
 
 @cython.final
@@ -246,6 +311,7 @@ cdef class ResponseWriter:
     cdef bint _no_body
     cdef readonly int status
     cdef long long _remaining        # declared length still owed; -1 if none
+    cdef long long _sent             # body bytes written
     cdef object _body                # an iterable body: pumped, closed when done
     cdef object _iter
 
@@ -309,8 +375,7 @@ cdef class AsgiAdapter(AppAdapter):
 @cython.final
 cdef class AsgiProtocol(HttpProtocol):
     cdef AsgiCycle _cycle            # the request being read, or answered
-    cdef object _server_addr         # scope["server"] and scope["client"], per connection
-    cdef object _client_addr
+    cdef object _server_addr         # scope["server"], per connection
 
     cdef int _response_done(self, AsgiCycle cycle) except -1
     cdef int _app_failed(self, AsgiCycle cycle, BaseException exc, str message) except -1
@@ -353,10 +418,8 @@ cdef class WsgiProtocol(HttpProtocol):
     cdef WsgiJob _job                # the request being read, or answered
     cdef object _body                # the body gathered for an app on the loop thread
     cdef Py_ssize_t _body_len
-    cdef str _server_name            # the environ's addresses, per connection
+    cdef str _server_name            # the environ's server address, per connection
     cdef str _server_port
-    cdef str _remote_addr
-    cdef str _remote_port
 
     cdef int _job_done(self, WsgiJob job) except -1
     cdef int _input_taken(self, WsgiJob job) except -1

@@ -33,14 +33,14 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyBy
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from libc.stdlib cimport free, malloc, realloc
-from libc.string cimport memchr, memcpy
+from libc.string cimport memchr, memcmp, memcpy, memset
 from libc.time cimport time_t, tm
 from posix.time cimport CLOCK_MONOTONIC, clock_gettime, timespec
 
 from cyreactor._httpparser cimport (
-    HP_BODY, HP_COMPLETE, HP_HEAD, HP_NEED_MORE, M_HEAD, M_OTHER, S_BODY_LENGTH, S_COMPLETE, S_DONE, S_HEAD, S_START,
-    limits_from, parser_feed, parser_free, parser_head_started, parser_init, refusal_reason,
-    refusal_status,
+    HP_BODY, HP_COMPLETE, HP_HEAD, HP_NEED_MORE, M_GET, M_HEAD, M_OTHER, S_BODY_LENGTH, S_COMPLETE, S_DONE,
+    S_HEAD, S_START, Refusal, limits_from, parser_feed, parser_free, parser_head_started, parser_init,
+    refusal_reason, refusal_status,
 )
 from cyreactor._loop cimport Connection, Handler, Reactor
 
@@ -50,7 +50,9 @@ from cyreactor.http_options import resolve as _resolve_options
 
 
 include "_http_date.pxi"        # the Date header cache
+include "_http_metrics.pxi"     # the counters: HttpMetrics, the duration histogram
 include "_http_head.pxi"        # response heads: builder, framing, error responses
+include "_http_access.pxi"      # the client behind proxies, the access log
 include "_http_core.pxi"        # ServerCore: options, counters, live connections, shutdown
 include "_http_protocol.pxi"    # HttpProtocol: the connection state machine, deadlines
 include "_http_demo.pxi"        # the demo: canned responses, DemoProtocol

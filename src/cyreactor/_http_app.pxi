@@ -311,8 +311,7 @@ cdef class AppProtocol(HttpProtocol):
         f.http10 = p.version_minor == 0
         f.keep_alive = p.keep_alive and not self._core.shutting_down
         _send_head(self._conn, &f, r.reason, r.headers, None if p.method == M_HEAD else body)
-        if self._core.access_log:
-            _log_access(self, r.status, PyBytes_GET_SIZE(body))
+        _responded(self, r.status, f.length if not f.no_body and p.method != M_HEAD else 0)
         if not f.keep_alive:
             self._finish_connection(False)
         return 0
@@ -320,8 +319,7 @@ cdef class AppProtocol(HttpProtocol):
     cdef int _response_done(self, ResponseWriter writer) except -1:
         if writer is not self._writer:
             return 0
-        if self._core.access_log:
-            _log_access(self, writer.status, "-")
+        _responded(self, writer.status, writer._sent)
         if self._request is None:
             # The request is complete too: forget both.
             self._writer = None

@@ -98,9 +98,10 @@ cdef dict _asgi_scope(AsgiProtocol proto, AsgiAdapter adapter):
         # uvicorn's reading of the spec: path and raw_path include root_path.
         path = root + path
         raw_path = root.encode("utf-8") + raw_path
+    headers = _fields(p.head, p.slots, p.nheaders)
+    client, scheme = _client_scheme_at_head(proto, headers)
     if proto._server_addr is None:
         proto._server_addr = _server_address(proto)
-        proto._client_addr = _client_address(proto)
     if p.method != M_OTHER:
         method = _METHODS[p.method]
     else:
@@ -110,13 +111,13 @@ cdef dict _asgi_scope(AsgiProtocol proto, AsgiAdapter adapter):
         "asgi": adapter._asgi,
         "http_version": "1.0" if p.version_minor == 0 else "1.1",
         "method": method,
-        "scheme": _scheme(proto),
+        "scheme": scheme,
         "path": path,
         "raw_path": raw_path,
         "query_string": query,
         "root_path": root,
-        "headers": _header_pairs(p),
-        "client": proto._client_addr,
+        "headers": headers,
+        "client": client,
         "server": proto._server_addr,
     }
     if adapter.state is not None:

@@ -14,6 +14,7 @@ cdef class ServerCore:
     def __cinit__(self):
         self._slots = NULL
         self._protocols = set()
+        self._m = &self._own_metrics
 
     def __init__(self, app=None, *, handler_class=None, AppAdapter adapter=None, **options):
         cdef dict settings = _resolve_options(
@@ -35,6 +36,13 @@ cdef class ServerCore:
         self.linger_timeout = settings["linger_timeout"]
         self.max_connections = settings["max_connections"]
         self.access_log = settings["access_log"]
+        self._access_format = _access_formatter(settings["access_log_format"]) if self.access_log else None
+        self._proxies = (_forwarded.TrustedProxies(settings["forwarded_allow_ips"])
+                         if settings["proxy_headers"] else None)
+        self._health_path = settings["health_path"].encode("latin-1") or None
+        self._metrics_path = settings["metrics_path"].encode("latin-1") or None
+        self._special_paths = self._health_path is not None or self._metrics_path is not None
+        self._need_headers = self.access_log
         self._options = settings
         self._slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * self._limits.max_headers)
         if self._slots == NULL:
@@ -57,18 +65,26 @@ cdef class ServerCore:
             parser_init(&proto._p, &self._limits, self._slots)
         elif self.app is None and self.handler_class is None:
             proto = DemoProtocol.__new__(DemoProtocol)
-            parser_init(&proto._p, &self._limits, NULL)
+            # The demo reads no header, unless the access log reports some.
+            parser_init(&proto._p, &self._limits, self._slots if self._need_headers else NULL)
         else:
             proto = AppProtocol.__new__(AppProtocol)
             parser_init(&proto._p, &self._limits, self._slots)
         proto._core = self
         return proto
 
+    def drain(self):
+        """The first step of a graceful stop: the health path answers 503
+        from now on (load balancers take the server out of rotation); every
+        request is still served as usual."""
+        self.draining = True
+
     def shutdown(self):
         """Graceful stop: idle connections close now, busy ones after their
-        current response; new connections get 503. Returns how many are
-        still open."""
+        current response (with ``connection: close``); new connections get
+        503. Returns how many are still open."""
         cdef HttpProtocol proto
+        self.draining = True
         self.shutting_down = True
         for proto in list(self._protocols):
             proto._shutdown()
@@ -81,3 +97,30 @@ cdef class ServerCore:
             "refused": self.refused,
             "errors": self.errors,
         }
+
+    def metrics(self):
+        """Every counter as a dict (cyreactor.metrics renders it for
+        Prometheus). The idle gauge is counted now."""
+        self.update_gauges()
+        return _metrics_dict(self._m)
+
+    def update_gauges(self):
+        """Counts the idle connections into the gauges (a scan of the open
+        ones: done per scrape or heartbeat, not per request)."""
+        cdef HttpProtocol proto
+        cdef int64_t idle = 0
+        for proto in self._protocols:
+            # _started: a request is being answered (the scrape's own, say).
+            if proto._conn is not None and not proto._done and proto._idle() and proto._started == 0:
+                idle += 1
+        self._m.idle = idle
+
+    def attach_metrics(self, buffer, Py_ssize_t offset):
+        """Counts from now on into the HttpMetrics at ``offset`` of the
+        writable ``buffer`` (a worker's scoreboard slot, shared with the
+        supervisor), starting from the counts so far."""
+        view = _metrics_view(buffer, offset)
+        cdef HttpMetrics *m = _metrics_at(view, offset)
+        memcpy(m, self._m, sizeof(HttpMetrics))
+        self._m = m
+        self._m_owner = view

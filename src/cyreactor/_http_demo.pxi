@@ -49,8 +49,7 @@ cdef class DemoProtocol(HttpProtocol):
             c.date_sec = _date_sec
         self._conn.write_buffer(c.data, c.head_length if p.method == M_HEAD else c.length)
         core.requests += 1
-        if core.access_log:
-            _log_access(self, 200, 0 if p.method == M_HEAD else len(DEMO_BODY))
+        _responded(self, 200, 0 if p.method == M_HEAD else c.length - c.head_length)
         if close:
             self._finish_connection(False)
         return 0

@@ -1,10 +1,9 @@
 # ---------------------------------------------------------------- app interfaces
 #
 # What the ASGI scope and the WSGI environ take from a request, built in C
-# from the parser's head and slots, and the one place each fact comes from:
-# the scheme, the client and server addresses, the decoded path. The
-# connection-level facts (TLS, the PROXY protocol, trusted forwarding
-# headers) change them here and nowhere else.
+# from the parser's head and slots: the split and decoded path, the server
+# address; the client and the scheme come from HttpProtocol._client_scheme()
+# (_http_access.pxi), which decides them for every interface.
 
 cdef class AppAdapter:
     """Base of the app interfaces a ``ServerCore`` serves (``AsgiAdapter``,
@@ -46,11 +45,6 @@ cdef object _start_task(Reactor loop, object coro):
     return _Task(coro, loop=loop)
 
 
-cdef inline str _scheme(HttpProtocol proto):
-    # The URL scheme the client used: "https" once the connection is TLS.
-    return "http"
-
-
 cdef object _address(object addr):
     # (host, port) for an IP address; (path, None) for a Unix socket, as
     # uvicorn reports it; None when there is none to give.
@@ -61,34 +55,20 @@ cdef object _address(object addr):
     return None
 
 
-cdef inline object _client_address(HttpProtocol proto):
-    # The client's (host, port): the peer, or the address a proxy reported.
-    return _address(proto._conn.peername)
-
-
 cdef inline object _server_address(HttpProtocol proto):
     return _address(proto._conn.sockname)
 
 
-cdef list _header_pairs(HttpParser *p):
-    # The request's fields as (lower-case name, value) byte pairs, in order,
-    # duplicates kept. Only valid at HP_HEAD, while p.head is the head.
-    cdef list pairs = []
-    cdef const char *base = p.head
-    cdef HeaderSlot *s
-    cdef Py_ssize_t i, j
-    cdef bytes name
-    cdef char *c
-    for i in range(p.nheaders):
-        s = &p.slots[i]
-        # A new bytes object is ours until it is shared: lower it in place.
-        name = PyBytes_FromStringAndSize(base + s.name_off, s.name_len)
-        c = PyBytes_AS_STRING(name)
-        for j in range(s.name_len):
-            if c'A' <= c[j] <= c'Z':
-                c[j] = c[j] + 32
-        pairs.append((name, PyBytes_FromStringAndSize(base + s.value_off, s.value_len)))
-    return pairs
+cdef tuple _client_scheme_at_head(HttpProtocol proto, object headers):
+    # The client's (host, port) and the URL scheme, as HttpProtocol's
+    # _client_scheme() decides them for every interface (TLS, trusted
+    # proxies' headers). ``headers``: the request's (lower-case name,
+    # value) pairs, or None to make them only if proxies are trusted. At
+    # HP_HEAD only.
+    cdef HttpParser *p = &proto._p
+    if headers is None:
+        headers = _fields(p.head, p.slots, p.nheaders) if proto._core._proxies is not None else ()
+    return proto._client_scheme(headers)
 
 
 cdef Py_ssize_t _path_bounds(HttpParser *p, Py_ssize_t *query) noexcept:
@@ -157,6 +137,7 @@ cdef int _report_app_error(Reactor reactor, HttpProtocol proto, BaseException ex
     cdef dict context = {"message": f"Exception in {where}", "exception": exc,
                          "connection": conn, "protocol": proto}
     proto._core.errors += 1
+    proto._core._m.app_errors += 1
     try:
         context["peer"] = conn.peername if conn is not None else None
     except Exception:

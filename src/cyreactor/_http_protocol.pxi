@@ -1,26 +1,44 @@
 # ---------------------------------------------------------------- the protocol state machine
 
-cdef object _access_logger = logging.getLogger("cyreactor.http.access")
+cdef enum:
+    SPECIAL_HEALTH = 1
+    SPECIAL_METRICS = 2
 
 
-cdef inline double _monotonic() noexcept nogil:
-    cdef timespec ts
-    clock_gettime(CLOCK_MONOTONIC, &ts)
-    return ts.tv_sec + ts.tv_nsec * 1e-9
+cdef int _special_path(ServerCore core, HttpParser *p) noexcept:
+    # GET or HEAD of the health or metrics path, with or without a query.
+    if p.method != M_GET and p.method != M_HEAD:
+        return 0
+    if core._health_path is not None and _is_path(core._health_path, p):
+        return SPECIAL_HEALTH
+    if core._metrics_path is not None and _is_path(core._metrics_path, p):
+        return SPECIAL_METRICS
+    return 0
 
 
-cdef object _log_access(HttpProtocol proto, int status, object size):
-    try:
-        peer = proto._conn.peername if proto._conn is not None else None
-    except Exception:
-        peer = None
-    _access_logger.info('%s "%s" %d %s', peer[0] if peer else "-", proto._access_line or "-", status, size)
+cdef inline bint _is_path(bytes path, HttpParser *p) noexcept:
+    cdef Py_ssize_t n = PyBytes_GET_SIZE(path)
+    cdef const char *target = p.head + p.target_off
+    return ((p.target_len == n or (p.target_len > n and target[n] == c'?'))
+            and memcmp(PyBytes_AS_STRING(path), target, n) == 0)
 
 
-cdef str _request_line(HttpParser *p):
-    # Only valid at HP_HEAD: later, p.head may point into a buffer reused.
-    cdef const char *eol = <const char *>memchr(p.head, c'\r', p.head_len)
-    return PyBytes_FromStringAndSize(p.head, eol - p.head).decode("latin-1")
+cdef bytes _own_metrics(HttpProtocol proto):
+    # No metrics_source (HttpServer.serve_metrics sets one): this server's
+    # counters and its reactor's.
+    from cyreactor import metrics
+    return metrics.render(metrics.snapshot(proto._core, proto._conn.reactor))
+
+
+cdef inline int _responded(HttpProtocol proto, int status, long long body_bytes) except -1:
+    # Every response ends here once it is written: the counters, the
+    # duration since its head was complete, the access log. Inline: it is
+    # on every request's path.
+    _count_response(proto._core._m, status, body_bytes, proto._started)
+    proto._started = 0.0
+    if proto._core.access_log:
+        _log_access(proto, status, body_bytes)
+    return 0
 
 
 cdef class HttpProtocol(Handler):
@@ -42,11 +60,14 @@ cdef class HttpProtocol(Handler):
         self._new_head = True
         if core.shutting_down or core.open_connections >= core.max_connections:
             core.refused += 1
+            core._m.conn_refused[<int>(CR_SHUTTING_DOWN if core.shutting_down else CR_TOO_MANY_CONNECTIONS)] += 1
             self._send_error(503, "shutting down" if core.shutting_down else "too many connections")
             return
         core.open_connections += 1
+        core._m.open = core.open_connections
         core._protocols.add(self)
         self._counted = True
+        self._fresh = True
         self._set_deadline(D_HEAD, core.header_timeout)
 
     cpdef connection_lost(self, object exc):
@@ -54,6 +75,7 @@ cdef class HttpProtocol(Handler):
         if self._counted:
             self._counted = False
             core.open_connections -= 1
+            core._m.open = core.open_connections
             core._protocols.discard(self)
         self._done = True
         free(self._stash)
@@ -89,6 +111,7 @@ cdef class HttpProtocol(Handler):
         elif self._p.state == S_START or self._p.state == S_DONE:
             self._finish_connection(False)
         else:
+            self._core._m.conn_refused[<int>CR_INCOMPLETE] += 1
             self._send_error(400, "incomplete request")
         return True
 
@@ -122,8 +145,10 @@ cdef class HttpProtocol(Handler):
             return True
         if kind == D_HEAD and parser_head_started(&self._p) or kind == D_BODY:
             # Slowloris defence: the head (or the body) is too slow.
+            self._timed_out(T_HEADER if kind == D_HEAD else T_BODY)
             self._send_error(408, "request timeout")
         elif kind == D_KEEPALIVE or kind == D_HEAD:
+            self._timed_out(T_KEEPALIVE)
             self._close()
         elif kind == D_CLOSING or kind == D_LINGER:
             queued = self._conn.get_write_buffer_size()
@@ -133,11 +158,17 @@ cdef class HttpProtocol(Handler):
                 # Half-closed: the last bytes and the FIN just went out.
                 self._set_deadline(D_LINGER, self._core.linger_timeout)
             else:
+                self._timed_out(T_LINGER if kind == D_LINGER else T_SEND)
                 self._conn.abort()
         else:
+            self._timed_out(T_SEND)
             self._done = True
             self._conn.abort()
         return True
+
+    cdef int _timed_out(self, TimeoutKind kind) except -1:
+        self._core._m.timeouts[<int>kind] += 1
+        return 0
 
     # ---- input --------------------------------------------------------------
 
@@ -157,15 +188,26 @@ cdef class HttpProtocol(Handler):
                 return 0
             if event == HP_BODY:
                 self._body_received += p.body_len
-                self._on_body(p.body, p.body_len)
+                self._core._m.body_bytes_in += p.body_len
+                if not self._special:
+                    self._on_body(p.body, p.body_len)
             elif event == HP_HEAD:
+                self._fresh = False
+                self._started = self._conn._reactor._now
                 if self._core.access_log:
-                    self._access_line = _request_line(p)
-                self._on_head()
+                    self._access = _access_entry(self)
+                if self._core._special_paths:
+                    self._special = _special_path(self._core, p)
+                if not self._special:
+                    self._on_head()
             elif event == HP_COMPLETE:
                 self._new_head = True
-                self._on_complete()
+                if self._special:
+                    self._answer_special()
+                else:
+                    self._on_complete()
             else:
+                self._core._m.refused[<int>p.refusal] += 1
                 self._send_error(refusal_status(p.refusal), refusal_reason(p.refusal).decode("ascii"))
                 return 0
             if self._done:
@@ -277,6 +319,7 @@ cdef class HttpProtocol(Handler):
                 # connection for the whole body limit.
                 late = now - self._body_start - core.body_timeout
                 if late > 0 and self._body_received < core.min_body_rate * late:
+                    self._timed_out(T_BODY_RATE)
                     return self._send_error(408, "request body too slow")
             self._set_deadline(D_BODY, core.body_timeout)
         self._new_head = False
@@ -328,11 +371,42 @@ cdef class HttpProtocol(Handler):
     cdef int _send_error(self, int status, str reason) except -1:
         if self._done or self._conn is None:
             return 0
+        cdef bytes response = _error_response(status, reason)
         self._core.errors += 1
-        self._conn.write_object(_error_response(status, reason))
-        if self._core.access_log:
-            _log_access(self, status, reason)
+        self._conn.write_object(response)
+        # Its body is what follows the head's blank line.
+        _responded(self, status, PyBytes_GET_SIZE(response) - response.find(b"\r\n\r\n") - 4)
         return self._finish_connection(True)
+
+    cdef tuple _client_scheme(self, object headers):
+        return _resolve_client(self._core, self._conn, headers)
+
+    cdef int _answer_special(self) except -1:
+        # The health and metrics paths, answered by the server itself for
+        # every kind of app (RFC 9110 9.3.2: HEAD gets the head alone).
+        cdef ServerCore core = self._core
+        cdef HttpParser *p = &self._p
+        cdef Framing f
+        cdef int special = self._special
+        self._special = 0
+        if special == SPECIAL_HEALTH:
+            f.status = 503 if core.draining else 200
+            body = b"draining\n" if core.draining else b"ok\n"
+            ctype = b"text/plain; charset=utf-8"
+        else:
+            f.status = 200
+            body = core.metrics_source() if core.metrics_source is not None else _own_metrics(self)
+            ctype = b"text/plain; version=0.0.4; charset=utf-8"
+        f.length = PyBytes_GET_SIZE(body)
+        f.http10 = p.version_minor == 0
+        f.keep_alive = p.keep_alive and not core.shutting_down
+        _send_head(self._conn, &f, None, ((b"content-type", ctype), (b"cache-control", b"no-store")))
+        if p.method != M_HEAD:
+            self._conn.write_object(body)
+        _responded(self, f.status, f.length if p.method != M_HEAD else 0)
+        if not f.keep_alive:
+            self._finish_connection(False)
+        return 0
 
     cdef bint _idle(self) noexcept:
         return ((self._p.state == S_START or self._p.state == S_DONE)
@@ -341,7 +415,11 @@ cdef class HttpProtocol(Handler):
     cdef int _shutdown(self) except -1:
         if self._done or self._conn is None:
             return 0
-        if self._idle():
+        # Idle between requests: closed now. A connection just accepted is
+        # not idle: its client is sending a request it would not retry (a
+        # browser retries only on a connection that served one already), so
+        # that one is answered, with connection: close.
+        if self._idle() and not self._fresh:
             self._close()
         return 0
 

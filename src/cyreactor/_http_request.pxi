@@ -123,20 +123,10 @@ cdef class Request:
     @property
     def headers(self):
         cdef Headers h
-        cdef Py_ssize_t i
-        cdef const char *base
-        cdef HeaderSlot *s
         if self._headers is None:
             h = Headers.__new__(Headers)
-            h._items = []
-            if self._head is not None:
-                base = PyBytes_AS_STRING(self._head)
-                for i in range(self._nheaders):
-                    s = &self._slots[i]
-                    h._items.append((
-                        PyBytes_FromStringAndSize(base + s.name_off, s.name_len).lower(),
-                        PyBytes_FromStringAndSize(base + s.value_off, s.value_len),
-                    ))
+            h._items = (_fields(PyBytes_AS_STRING(self._head), self._slots, self._nheaders)
+                        if self._head is not None else [])
             self._headers = h
         return self._headers
 
@@ -151,7 +141,32 @@ cdef class Request:
 
     @property
     def peername(self):
+        """The connection's peer: a proxy's address when there is one (see ``client``)."""
         return self._conn.peername if self._conn is not None else None
+
+    @property
+    def client(self):
+        """``(host, port)`` of the client: the peer's, or the one a trusted
+        proxy names in X-Forwarded-For/Forwarded (the ``proxy_headers`` and
+        ``forwarded_allow_ips`` options); None for a Unix-socket peer that
+        no trusted proxy names."""
+        return self._client_scheme()[0]
+
+    @property
+    def scheme(self):
+        """``"http"`` or ``"https"`` (``"ws"``/``"wss"`` if a proxy says so):
+        the connection's, or a trusted proxy's X-Forwarded-Proto/Forwarded."""
+        return self._client_scheme()[1]
+
+    cdef tuple _client_scheme(self):
+        # Resolved by the connection's protocol while it is open; a request
+        # kept past its connection reports what it resolved before, if it did.
+        if self._resolved is None:
+            if self._conn is not None and isinstance(self._conn.handler, HttpProtocol):
+                self._resolved = (<HttpProtocol>self._conn.handler)._client_scheme(self.headers.items())
+            else:
+                return (None, "http")
+        return self._resolved
 
     @property
     def reactor(self):

@@ -119,8 +119,8 @@ cdef class Responder:
             self.finished = True
             if self._remaining > 0 and not self._no_body:
                 self._short()
-            if self._proto is not None and self._proto._core.access_log:
-                _log_access(self._proto, self.status, self.sent)
+            if self._proto is not None:
+                _responded(self._proto, self.status, self.sent)
         return 0
 
     cdef int _short(self) except -1:
@@ -149,8 +149,8 @@ cdef class Responder:
                 conn.write_buffer(b"0\r\n\r\n", 5)
             elif self._remaining > 0:
                 self._short()
-        if self._proto is not None and self._proto._core.access_log:
-            _log_access(self._proto, self.status, self.sent)
+        if self._proto is not None:
+            _responded(self._proto, self.status, self.sent)
         return 0
 
 

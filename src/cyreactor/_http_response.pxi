@@ -139,6 +139,7 @@ cdef class ResponseWriter:
             self._remaining -= n
         if self._conn is None or self._conn.closing():
             return 0
+        self._sent += n
         if self._chunked:
             i = _chunk_size_line(size_line, n)
             self._conn.write_buffer(size_line + i, CHUNK_LINE - i)

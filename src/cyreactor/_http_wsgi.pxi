@@ -161,11 +161,9 @@ cdef dict _wsgi_environ(WsgiProtocol proto, WsgiAdapter adapter):
     cdef dict environ = adapter._base.copy()
     if proto._server_name is None:
         server = _server_address(proto) or ("", None)
-        client = _client_address(proto) or ("", None)
         proto._server_name = str(server[0])
         proto._server_port = "" if server[1] is None else str(server[1])
-        proto._remote_addr = str(client[0])
-        proto._remote_port = "" if client[1] is None else str(client[1])
+    client, scheme = _client_scheme_at_head(proto, None)
     if p.method != M_OTHER:
         environ["REQUEST_METHOD"] = _METHODS[p.method]
     else:
@@ -184,9 +182,10 @@ cdef dict _wsgi_environ(WsgiProtocol proto, WsgiAdapter adapter):
     environ["SERVER_PROTOCOL"] = "HTTP/1.0" if p.version_minor == 0 else "HTTP/1.1"
     environ["SERVER_NAME"] = proto._server_name
     environ["SERVER_PORT"] = proto._server_port
-    environ["REMOTE_ADDR"] = proto._remote_addr
-    environ["REMOTE_PORT"] = proto._remote_port
-    environ["wsgi.url_scheme"] = _scheme(proto)
+    if client is not None:
+        environ["REMOTE_ADDR"] = str(client[0])
+        environ["REMOTE_PORT"] = "" if client[1] is None else str(client[1])
+    environ["wsgi.url_scheme"] = scheme
     for i in range(p.nheaders):
         s = &p.slots[i]
         if memchr(base + s.name_off, c'_', s.name_len) != NULL:

@@ -4,9 +4,9 @@ or cyreactor's own (``app(request) -> Response``, ``async def``, a
 the gunicorn worker (``cyreactor.gunicorn.Worker``) share.
 
 ``load(spec)`` imports ``"module:attribute"``; ``detect(app)`` tells its
-interface; ``Lifespan`` runs an ASGI app's lifespan protocol; ``serve()``
-runs an ``HttpServer`` in this process on a ``cyreactor.Loop`` until
-SIGINT/SIGTERM, with the lifespan around it.
+interface; ``Lifespan`` runs an ASGI app's lifespan protocol, which
+``cyreactor.http.serve()`` runs around the serving (``start_lifespan``,
+``end_lifespan``).
 """
 import asyncio
 import importlib
@@ -17,8 +17,8 @@ import signal
 import sys
 import threading
 
-__all__ = ["AppError", "INTERFACES", "LIFESPAN_MODES", "Lifespan", "LifespanFailed", "detect", "load",
-           "serve"]
+__all__ = ["AppError", "INTERFACES", "LIFESPAN_MODES", "Lifespan", "LifespanFailed", "detect", "end_lifespan",
+           "load", "start_lifespan"]
 
 log = logging.getLogger("cyreactor.server")
 
@@ -185,82 +185,41 @@ class Lifespan:
             raise RuntimeError(f"unexpected ASGI lifespan message {kind!r}")
 
 
-def serve(server, *, host="127.0.0.1", port=8000, uds=None, sock=None, reuse_port=False,
-          backlog=1024, ready=None, lifespan="auto", loop=None, setup=None):
-    """Runs ``server`` (an ``HttpServer``) in this process until SIGINT or
-    SIGTERM, then stops it gracefully (the ``shutdown_timeout`` option).
-    It listens on ``sock`` (a bound socket, or a list of them, taken over)
-    if given, else on the Unix socket ``uds``, else on ``host:port``;
-    ``ready(sockname)`` is called once listening (with the first socket's
-    name), and ``setup(loop)`` then, to add timers or replace the signal
-    handlers. An ASGI app's lifespan runs around it (LifespanFailed if its
-    startup fails). Runs on ``loop`` (default: a new ``cyreactor.Loop``,
-    closed at the end)."""
-    from cyreactor.eventloop import Loop
-
-    own_loop = loop is None
-    if own_loop:
-        loop = Loop()
-    asyncio.set_event_loop(loop)
+def start_lifespan(loop, server, mode="auto"):
+    """Runs an ASGI app's lifespan startup on ``loop`` (a cyreactor.Loop,
+    not running yet) before ``server`` listens; returns the Lifespan (None
+    for another interface or ``mode`` "off"). Raises LifespanFailed if the
+    startup fails; SIGINT/SIGTERM meanwhile stop it."""
+    if server.interface != "asgi" or mode == "off":
+        return None
+    span = Lifespan(server.core.adapter.app, mode)
     main = threading.current_thread() is threading.main_thread()
-    span = None
+    if main:
+        loop.add_signal_handler(signal.SIGINT, loop.stop)
+        loop.add_signal_handler(signal.SIGTERM, loop.stop)
     try:
-        if server.interface == "asgi" and lifespan != "off":
-            span = Lifespan(server.core.adapter.app, lifespan)
-            if main:
-                # A Ctrl-C during the startup stops it.
-                loop.add_signal_handler(signal.SIGINT, loop.stop)
-                loop.add_signal_handler(signal.SIGTERM, loop.stop)
-            try:
-                loop.run_until_complete(span.startup())
-            except BaseException:
-                loop.run_until_complete(span.close())
-                raise
+        loop.run_until_complete(span.startup())
+    except BaseException:
+        loop.run_until_complete(span.close())
+        raise
+    finally:
+        if main:
+            loop.remove_signal_handler(signal.SIGINT)
+            loop.remove_signal_handler(signal.SIGTERM)
+    if span.supported:
+        server.core.adapter.state = span.state
+    return span
+
+
+def end_lifespan(loop, server, span):
+    """After serving: the lifespan shutdown (if it ran), and the WSGI
+    thread pool let go."""
+    try:
+        if span is not None and not loop.is_closed():
             if span.supported:
-                server.core.adapter.state = span.state
-        try:
-            _serve_forever(server, loop, host=host, port=port, uds=uds, sock=sock, reuse_port=reuse_port,
-                           backlog=backlog, ready=ready, setup=setup, main=main)
-        finally:
-            if span is not None:
-                if span.supported:
-                    loop.run_until_complete(span.shutdown())
-                loop.run_until_complete(span.close())
+                loop.run_until_complete(span.shutdown())
+            loop.run_until_complete(span.close())
     finally:
         adapter = server.core.adapter
         if adapter is not None and hasattr(adapter, "shutdown"):
             adapter.shutdown()
-        if main and not loop.is_closed():
-            loop.remove_signal_handler(signal.SIGINT)
-            loop.remove_signal_handler(signal.SIGTERM)
-        if own_loop:
-            loop.close()
-            asyncio.set_event_loop(None)
-
-
-def _serve_forever(server, loop, *, host, port, uds, sock, reuse_port, backlog, ready, setup, main):
-    from cyreactor.http import url_for
-
-    if isinstance(sock, (list, tuple)):
-        listener = [server.listen_socket(loop, s, backlog=backlog) for s in sock][0]
-    elif sock is not None:
-        listener = server.listen_socket(loop, sock, backlog=backlog)
-    elif uds is not None:
-        listener = server.listen_unix(loop, uds, backlog=backlog)
-    else:
-        listener = server.listen(loop, host, port, reuse_port=reuse_port, backlog=backlog)
-
-    def stop():
-        log.info("stopping: finishing responses in flight")
-        server.shutdown(loop)
-
-    if main:
-        loop.add_signal_handler(signal.SIGINT, stop)
-        loop.add_signal_handler(signal.SIGTERM, stop)
-    if ready is not None:
-        ready(listener.sockname)
-    if setup is not None:
-        setup(loop)
-    name = listener.sockname
-    log.info("serving HTTP on %s", url_for(name) if isinstance(name, tuple) else f"unix:{name}")
-    loop.run_forever()

@@ -14,13 +14,12 @@ lifespan runs in each worker.
 """
 import os
 import signal
-import socket
 import sys
 
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker as _GunicornWorker
 
-from cyreactor import apps, http
+from cyreactor import apps, http, sockets
 
 __all__ = ["Worker"]
 
@@ -43,14 +42,16 @@ class Worker(_GunicornWorker):
             self.log.error("cyreactor worker: %s", exc)
             sys.exit(Arbiter.APP_LOAD_ERROR)
         cfg = self.cfg
-        server = http.HttpServer(
-            self.wsgi, interface=interface, threads=cfg.threads if interface == "wsgi" and cfg.threads > 1 else 0,
-            multiprocess=cfg.workers > 1, keepalive_timeout=float(max(cfg.keepalive, 1)),
-            shutdown_timeout=float(max(cfg.graceful_timeout, 0.1)), max_connections=cfg.worker_connections)
-        # gunicorn keeps its listening sockets: the loop gets duplicates.
-        socks = [socket.socket(fileno=os.dup(s.fileno())) for s in self.sockets]
+        # gunicorn keeps its listening sockets: the loop gets its own descriptors.
+        socks = [sockets.share(s.sock) for s in self.sockets]
         try:
-            apps.serve(server, sock=socks, lifespan="auto", setup=lambda loop: self._setup(loop, server))
+            http.serve(self.wsgi, interface=interface,
+                       threads=cfg.threads if interface == "wsgi" and cfg.threads > 1 else 0,
+                       sockets=socks, setup=self._setup,
+                       max_requests=self.max_requests if self.max_requests < sys.maxsize else 0,
+                       keepalive_timeout=float(max(cfg.keepalive, 1)),
+                       shutdown_timeout=float(max(cfg.graceful_timeout, 0.1)),
+                       max_connections=cfg.worker_connections)
         except apps.LifespanFailed as exc:
             self.log.error("cyreactor worker: the app's lifespan startup failed: %s", exc)
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
@@ -74,14 +75,11 @@ class Worker(_GunicornWorker):
         interval = max(min(self.timeout / 2.0, 1.0), 0.05)
 
         def tick():
-            # gunicorn's heartbeat, and its checks for a gone arbiter and
-            # for max_requests.
+            # gunicorn's heartbeat, and its check for a gone arbiter
+            # (http.serve itself stops after max_requests).
             self.notify()
             if self.alive and os.getppid() != self.ppid:
                 self.log.info("Parent changed, shutting down: %s", self)
-                graceful()
-            elif self.alive and server.core.requests >= self.max_requests:
-                self.log.info("Autorestarting worker after current request.")
                 graceful()
             loop.call_later(interval, tick)
 
@@ -89,5 +87,4 @@ class Worker(_GunicornWorker):
         loop.add_signal_handler(signal.SIGINT, quick)
         loop.add_signal_handler(signal.SIGQUIT, quick)
         loop.add_signal_handler(signal.SIGABRT, abort)
-        self.notify()
-        loop.call_later(interval, tick)
+        tick()

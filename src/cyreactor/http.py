@@ -21,41 +21,60 @@ Limits and timeouts (keyword arguments of ``serve``/``HttpServer``, flags of
 ``python -m cyreactor``), with their defaults; the one table they come from
 is ``cyreactor.http_options``:
 
-=================  ===================  ================================================
-max_request_line   8192 bytes           bytes in the request line (414, as soon as the
-                                        line is longer, complete or not)
-max_head_size      65536 bytes          request line and header fields (the trailer
-                                        section too) (431)
-max_headers        100                  header fields (431)
-max_body_size      64 MiB (1 GiB demo)  decoded request body; the demo server discards
-                                        bodies as they arrive (413, from Content-Length
-                                        at once or when the chunks pass it)
-header_timeout     10 s                 a head, blank lines before it included, must
-                                        arrive whole within this of its first byte; more
-                                        bytes do not extend it (408, close)
-body_timeout       30 s                 longest silence inside a body (408, close)
-min_body_rate      500 bytes/s          after the first body_timeout of a body, the
-                                        least average rate it must keep up (0: no
-                                        minimum) (408, close)
-keepalive_timeout  15 s                 idle time between requests (close)
-send_timeout       60 s                 longest time a client may leave our responses
-                                        unread (no progress draining the write buffer),
-                                        also while the connection is closing (abort)
-linger_timeout     2 s                  after the last response, half-closed: how long
-                                        input is read and dropped so that a reset does
-                                        not destroy the response (close)
-max_connections    50000                open connections (503 and a close for a new one;
-                                        the others go on)
-shutdown_timeout   10 s                 on shutdown (SIGINT/SIGTERM for serve()),
-                                        longest wait for responses in flight (close the
-                                        rest)
-access_log         off                  one INFO line per request on the
-                                        cyreactor.http.access logger
-=================  ===================  ================================================
+===================  ===================  ================================================
+max_request_line     8192 bytes           bytes in the request line (414, as soon as the
+                                          line is longer, complete or not)
+max_head_size        65536 bytes          request line and header fields (the trailer
+                                          section too) (431)
+max_headers          100                  header fields (431)
+max_body_size        64 MiB (1 GiB demo)  decoded request body; the demo server discards
+                                          bodies as they arrive (413, from Content-Length
+                                          at once or when the chunks pass it)
+header_timeout       10 s                 a head, blank lines before it included, must
+                                          arrive whole within this of its first byte; more
+                                          bytes do not extend it (408, close)
+body_timeout         30 s                 longest silence inside a body (408, close)
+min_body_rate        500 bytes/s          after the first body_timeout of a body, the
+                                          least average rate it must keep up (0: no
+                                          minimum) (408, close)
+keepalive_timeout    15 s                 idle time between requests (close)
+send_timeout         60 s                 longest time a client may leave our responses
+                                          unread (no progress draining the write buffer),
+                                          also while the connection is closing (abort)
+linger_timeout       2 s                  after the last response, half-closed: how long
+                                          input is read and dropped so that a reset does
+                                          not destroy the response (close)
+max_connections      50000                open connections (503 and a close for a new one;
+                                          the others go on)
+shutdown_timeout     10 s                 on shutdown (SIGINT/SIGTERM for serve()),
+                                          longest wait for responses in flight (close the
+                                          rest)
+drain_delay          0 s                  on shutdown, how long to keep serving as usual
+                                          while the health path answers 503, before
+                                          stopping (load balancers take time to notice)
+                                          (then the shutdown above)
+health_path          none                 a path the server answers itself, for probes:
+                                          200, 503 once draining
+metrics_path         none                 a path the server answers itself with its
+                                          counters, in the Prometheus text format (all
+                                          workers')
+proxy_headers        on                   honour X-Forwarded-For/-Proto and Forwarded from
+                                          forwarded_allow_ips: the request's client and
+                                          scheme, and the access log's
+forwarded_allow_ips  `127.0.0.1`          the proxies trusted: addresses, networks,
+                                          'unix:' or '*', comma-separated (their headers
+                                          are ignored)
+access_log           off                  one INFO line per request on the
+                                          cyreactor.http.access logger
+access_log_format    `combined`           the access log's format: Apache's combined or
+                                          common, or one JSON object per line
+===================  ===================  ================================================
 """
 import logging
+import signal
+import threading
 
-from cyreactor import http_options
+from cyreactor import http_options, metrics
 from cyreactor._http import (
     DEMO_BODY,
     AsgiAdapter,
@@ -164,24 +183,64 @@ class HttpServer:
         return listener
 
     def listen_socket(self, reactor, sock, *, backlog=1024):
-        """Starts accepting on an already bound socket (the reactor takes it)."""
+        """Starts accepting on a listening socket made elsewhere (inherited,
+        systemd's, a Unix socket: cyreactor.sockets); the reactor takes it."""
         self._check_reactor(reactor)
         listener = reactor.listen_socket(sock, self.core, backlog=backlog)
         self.listeners.append(listener)
         return listener
+
+    def serve_metrics(self, reactor, scoreboard=None):
+        """Answers the ``metrics_path`` option (if set) with this process's
+        counters and ``reactor``'s, or with every worker's on
+        ``scoreboard`` (a cyreactor.metrics.Scoreboard whose slot this
+        process counts into). Returns the function that renders them."""
+        core = self.core
+        if scoreboard is not None:
+            core.attach_metrics(scoreboard.buffer, scoreboard.http_offset(scoreboard.mine))
+
+            def text():
+                self.heartbeat(reactor, scoreboard)       # this worker's figures are current
+                return metrics.render(scoreboard.totals())
+        else:
+            def text():
+                return metrics.render(metrics.snapshot(core, reactor))
+        core.metrics_source = text
+        return text
+
+    def heartbeat(self, reactor, scoreboard, max_requests=0):
+        """A worker's heartbeat: writes its reactor's counters, its gauges
+        and the time into its scoreboard slot, and asks to be replaced once
+        it has served ``max_requests`` (0: never)."""
+        self.core.update_gauges()
+        scoreboard.beat(reactor.stats(), retire=0 < max_requests <= self.core.requests)
 
     def stop_accepting(self):
         for listener in self.listeners:
             listener.close()
         self.listeners = []
 
-    def shutdown(self, reactor, *, timeout=None, callback=None, stop_reactor=True):
+    def shutdown(self, reactor, *, timeout=None, callback=None, stop_reactor=True, drain_delay=None):
         """Graceful stop: closes the listeners, closes idle connections,
         lets busy ones finish their current response, and once every
         connection is gone or ``timeout`` seconds (default: the
         ``shutdown_timeout`` option) have passed, calls ``callback()`` if
         given and stops ``reactor`` unless ``stop_reactor`` is false, so
-        ``run()`` returns. Runs on the reactor's thread."""
+        ``run()`` returns. Runs on the reactor's thread.
+
+        First, for ``drain_delay`` seconds (default: the option), the server
+        keeps serving as usual but its health path answers 503, so that
+        load balancers stop sending before it stops accepting. Called again
+        during that delay, it stops at once."""
+        if drain_delay is None:
+            drain_delay = self.core.options["drain_delay"]
+        if drain_delay > 0 and not self.core.draining:
+            self.core.drain()
+            reactor.call_later(drain_delay, lambda: self.shutdown(
+                reactor, timeout=timeout, callback=callback, stop_reactor=stop_reactor, drain_delay=0))
+            return
+        if self.core.shutting_down:
+            return
         self.stop_accepting()
         self.core.shutdown()
         if timeout is None:
@@ -294,28 +353,116 @@ def keep_freed_memory(max_block):
                 and libc.mallopt(_M_TRIM_THRESHOLD, 2 * threshold))
 
 
-def serve(app, host="127.0.0.1", port=8000, *, interface="native", root_path="", threads=0,
-          lifespan="auto", reuse_port=False, backlog=1024, ready=None, tune_malloc=True, **options):
-    """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully, within
-    the ``shutdown_timeout`` option).
+# How often a worker writes its heartbeat and figures to the scoreboard.
+HEARTBEAT_INTERVAL = 0.5
 
-    ``interface``, ``root_path`` and ``threads`` are ``HttpServer``'s; an
-    ASGI app's lifespan is run around the serving (``lifespan``: "auto",
-    "on" or "off", as uvicorn's). ``ready(sockname)`` is called once
-    listening, with the bound address. Signal handlers are installed only on
-    the main thread; to run a server on a reactor of your own (a thread,
+
+def _not_found(request):
+    return Response(404, [("content-type", "text/plain")], b"Not Found\n")
+
+
+def serve(app, host="127.0.0.1", port=8000, *, interface="native", root_path="", threads=0,
+          lifespan="auto", sockets=None, reuse_port=False, backlog=1024, ready=None, setup=None,
+          tune_malloc=True, metrics_port=None, scoreboard=None, max_requests=0, **options):
+    """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully: the
+    ``drain_delay`` and ``shutdown_timeout`` options).
+
+    ``interface``, ``root_path`` and ``threads`` are ``HttpServer``'s. An
+    app that needs an asyncio loop (ASGI, ``async def``) is served on a
+    ``cyreactor.Loop``, with an ASGI app's lifespan around the serving
+    (``lifespan``: "auto", "on" or "off", as uvicorn's;
+    ``cyreactor.apps.LifespanFailed`` if its startup fails).
+    ``sockets``: listening sockets made elsewhere (cyreactor.sockets:
+    inherited, systemd's, Unix) to serve instead of ``host:port``.
+    ``ready(sockname)`` is called once listening, with the (first) bound
+    address, then ``setup(reactor, server)`` if given (to add timers or
+    replace the signal handlers: the gunicorn worker). ``metrics_port``:
+    also answer the ``metrics_path`` option (default ``/metrics``) and the
+    health path (default ``/health``) on this port of ``host`` (or this
+    listening socket), which serves nothing else. ``scoreboard``: the
+    worker's slot of a supervisor's Scoreboard (counters, heartbeat);
+    ``max_requests``: after that many requests, stop (under a supervisor:
+    ask to be replaced first); 0 never. Signal handlers are installed only
+    on the main thread; to run a server on a reactor of your own (a thread,
     tests), use ``HttpServer.listen``. ``tune_malloc`` applies
     ``keep_freed_memory(max_body_size)``: this call owns the process, and
     bodies are handed to native and WSGI apps whole.
     """
     from cyreactor import apps
 
-    server = HttpServer(app, interface=interface, root_path=root_path, threads=threads, **options)
+    server = HttpServer(app, interface=interface, root_path=root_path, threads=threads,
+                        multiprocess=scoreboard is not None, **options)
     if tune_malloc and app is not None:
         keep_freed_memory(server.core.options["max_body_size"])
-    apps.serve(server, host=host, port=port, reuse_port=reuse_port, backlog=backlog, ready=ready,
-               lifespan=lifespan)
+    with _reactor_for(server) as reactor:
+        span = apps.start_lifespan(reactor, server, lifespan)
+        try:
+            _serve_on(server, reactor, host, port, sockets, reuse_port, backlog, ready, setup,
+                      metrics_port, scoreboard, max_requests)
+        finally:
+            apps.end_lifespan(reactor, server, span)
     return server
+
+
+def _reactor_for(server):
+    # A cyreactor.Loop (an asyncio loop, and the thread's event loop) when
+    # the app needs one; a plain Reactor otherwise.
+    if not server.needs_loop:
+        return Reactor()
+    import asyncio
+
+    from cyreactor.eventloop import Loop
+
+    loop = Loop()
+    asyncio.set_event_loop(loop)
+    return loop
+
+
+def _serve_on(server, reactor, host, port, sockets, reuse_port, backlog, ready, setup, metrics_port,
+              scoreboard, max_requests):
+    if sockets:
+        listeners = [server.listen_socket(reactor, sock, backlog=backlog) for sock in sockets]
+    else:
+        listeners = [server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog)]
+    text = server.serve_metrics(reactor, scoreboard)
+    side = None
+    if metrics_port is not None:
+        side = HttpServer(_not_found, metrics_path=server.core.options["metrics_path"] or "/metrics",
+                          health_path=server.core.options["health_path"] or "/health",
+                          proxy_headers=False)
+        side.core.metrics_source = text
+        if isinstance(metrics_port, int):
+            side.listen(reactor, host, metrics_port, reuse_port=reuse_port, backlog=backlog)
+        else:
+            side.listen_socket(reactor, metrics_port, backlog=backlog)
+
+    def stop():
+        logger.info("stopping: finishing responses in flight")
+        if side is not None:
+            side.core.drain()       # its health path fails too; it closes with the reactor
+        server.shutdown(reactor)
+
+    def beat():
+        if scoreboard is not None:
+            server.heartbeat(reactor, scoreboard, max_requests)
+        elif 0 < max_requests <= server.core.requests and not server.core.draining:
+            logger.info("served %d requests: stopping", server.core.requests)
+            stop()
+        reactor.call_later(HEARTBEAT_INTERVAL, beat)
+
+    if threading.current_thread() is threading.main_thread():
+        reactor.add_signal_handler(signal.SIGINT, stop)
+        reactor.add_signal_handler(signal.SIGTERM, stop)
+    if scoreboard is not None or max_requests:
+        beat()
+    if ready is not None:
+        ready(listeners[0].sockname)
+    if setup is not None:
+        setup(reactor, server)
+    for listener in listeners:
+        logger.info("serving HTTP on %s", url_for(listener.sockname))
+    # An asyncio loop runs as one: it is then the thread's running loop.
+    getattr(reactor, "run_forever", reactor.run)()
 
 
 async def serve_async(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ready=None,
@@ -363,7 +510,10 @@ def _is_async(target):
 
 
 def url_for(sockname):
-    """``http://host:port/`` for a listener's sockname (IPv6 bracketed)."""
+    """``http://host:port/`` for a listener's sockname (IPv6 bracketed);
+    ``unix:PATH`` for a Unix socket's."""
+    if not isinstance(sockname, tuple):
+        return f"unix:{sockname}"
     host, port = sockname[0], sockname[1]
     if ":" in host:
         host = f"[{host}]"

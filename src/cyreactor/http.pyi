@@ -1,4 +1,5 @@
-from typing import Any, Awaitable, Callable, Literal
+import socket
+from typing import Any, Awaitable, Callable, Literal, Sequence
 
 from cyreactor._http import (
     DEMO_BODY as DEMO_BODY,
@@ -18,6 +19,7 @@ from cyreactor._httpparser import (
     parse_requests as parse_requests,
 )
 from cyreactor._loop import Listener, Reactor
+from cyreactor.metrics import Scoreboard
 
 __all__: list[str]
 DEFAULTS: dict[str, Any]
@@ -39,16 +41,21 @@ class HttpServer:
                  max_headers: int = ..., max_body_size: int = ..., header_timeout: float = ...,
                  body_timeout: float = ..., min_body_rate: int = ..., keepalive_timeout: float = ...,
                  send_timeout: float = ..., linger_timeout: float = ..., max_connections: int = ...,
-                 shutdown_timeout: float = ..., access_log: bool = ...) -> None: ...
+                 shutdown_timeout: float = ..., drain_delay: float = ..., health_path: str = ...,
+                 metrics_path: str = ..., proxy_headers: bool = ..., forwarded_allow_ips: str = ...,
+                 access_log: bool = ..., access_log_format: str = ...) -> None: ...
     def listen(self, reactor: Reactor, host: str = ..., port: int = ..., *, reuse_port: bool = ...,
                backlog: int = ...) -> Listener: ...
     def listen_unix(self, reactor: Reactor, path: str, *, backlog: int = ...) -> Listener: ...
-    def listen_socket(self, reactor: Reactor, sock: Any, *, backlog: int = ...) -> Listener: ...
+    def listen_socket(self, reactor: Reactor, sock: socket.socket, *, backlog: int = ...) -> Listener: ...
     @property
     def needs_loop(self) -> bool: ...
+    def serve_metrics(self, reactor: Reactor, scoreboard: Scoreboard | None = ...) -> Callable[[], bytes]: ...
+    def heartbeat(self, reactor: Reactor, scoreboard: Scoreboard, max_requests: int = ...) -> None: ...
     def stop_accepting(self) -> None: ...
     def shutdown(self, reactor: Reactor, *, timeout: float | None = ...,
-                 callback: Callable[[], object] | None = ..., stop_reactor: bool = ...) -> None: ...
+                 callback: Callable[[], object] | None = ..., stop_reactor: bool = ...,
+                 drain_delay: float | None = ...) -> None: ...
     def stats(self) -> dict[str, int]: ...
 
 class Router:
@@ -58,18 +65,29 @@ class Router:
     def handler_for(self, request: Request) -> type[RequestHandler] | None: ...
     def __call__(self, request: Request) -> Response | Awaitable[Response]: ...
 
+HEARTBEAT_INTERVAL: float
+
 def serve(app: _App, host: str = ..., port: int = ..., *, interface: _Interface = ..., root_path: str = ...,
-          threads: int = ..., lifespan: str = ..., reuse_port: bool = ..., backlog: int = ...,
-          ready: Callable[[Any], object] | None = ..., tune_malloc: bool = ..., max_request_line: int = ...,
+          threads: int = ..., lifespan: str = ..., sockets: Sequence[socket.socket] | None = ...,
+          reuse_port: bool = ..., backlog: int = ..., ready: Callable[[Any], object] | None = ...,
+          setup: Callable[[Any, HttpServer], object] | None = ...,
+          tune_malloc: bool = ..., metrics_port: int | socket.socket | None = ..., scoreboard: Scoreboard | None = ...,
+          max_requests: int = ..., max_request_line: int = ...,
           max_head_size: int = ..., max_headers: int = ..., max_body_size: int = ...,
           header_timeout: float = ..., body_timeout: float = ..., min_body_rate: int = ...,
           keepalive_timeout: float = ..., send_timeout: float = ..., linger_timeout: float = ...,
-          max_connections: int = ..., shutdown_timeout: float = ..., access_log: bool = ...) -> HttpServer: ...
+          max_connections: int = ..., shutdown_timeout: float = ..., drain_delay: float = ...,
+          health_path: str = ..., metrics_path: str = ..., proxy_headers: bool = ...,
+          forwarded_allow_ips: str = ..., access_log: bool = ...,
+          access_log_format: str = ...) -> HttpServer: ...
 async def serve_async(app: _App, host: str = ..., port: int = ..., *, reuse_port: bool = ..., backlog: int = ...,
                       ready: Callable[[Any], object] | None = ..., max_request_line: int = ...,
                       max_head_size: int = ..., max_headers: int = ..., max_body_size: int = ...,
                       header_timeout: float = ..., body_timeout: float = ..., min_body_rate: int = ...,
                       keepalive_timeout: float = ..., send_timeout: float = ..., linger_timeout: float = ...,
-                      max_connections: int = ..., shutdown_timeout: float = ..., access_log: bool = ...) -> None: ...
+                      max_connections: int = ..., shutdown_timeout: float = ..., drain_delay: float = ...,
+                      health_path: str = ..., metrics_path: str = ..., proxy_headers: bool = ...,
+                      forwarded_allow_ips: str = ..., access_log: bool = ...,
+                      access_log_format: str = ...) -> None: ...
 def keep_freed_memory(max_block: int) -> bool: ...
 def url_for(sockname: Any) -> str: ...

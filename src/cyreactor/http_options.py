@@ -30,10 +30,11 @@ class Option:
     breach: str            # what the server does when it is passed
     unit: str = ""         # "bytes", "s", "bytes/s" or "" (a count or a switch)
     demo_default: object = None   # the demo server's default, where it differs
-    minimum: int = 1       # the smallest value accepted (timeouts: any value > 0)
+    minimum: int = 1       # the smallest value accepted (timeouts: any value > 0, or >= 0 if 0)
     parser: bool = False   # a limit the request parser enforces itself
     flag: str = ""         # the command-line flag; by default from the name
     aliases: tuple = ()    # other spellings of the flag (uvicorn's names)
+    choices: tuple = ()    # the values a str option takes (empty: any, see unit)
 
     @property
     def type(self):
@@ -49,17 +50,36 @@ class Option:
             if not isinstance(value, bool):
                 raise TypeError(f"{self.name} must be a bool, not {type(value).__name__}")
             return value
+        if self.type is str:
+            return self._check_text(value)
         number = (int, float) if self.type is float else int
         if isinstance(value, bool) or not isinstance(value, number):
             raise TypeError(f"{self.name} must be {'a number' if self.type is float else 'an int'}, "
                             f"not {type(value).__name__}")
         value = self.type(value)
         if self.type is float:
-            # Timeouts: positive and finite (NaN fails both tests).
-            if not 0 < value < float("inf"):
-                raise ValueError(f"{self.name} must be > 0 and finite")
+            # Timeouts: positive and finite (NaN fails both tests); a delay
+            # (minimum 0) may be 0.
+            if not (0 <= value if self.minimum == 0 else 0 < value) or not value < float("inf"):
+                raise ValueError(f"{self.name} must be {'>=' if self.minimum == 0 else '>'} 0 and finite")
         elif value < self.minimum:
             raise ValueError(f"{self.name} must be >= {self.minimum}")
+        return value
+
+    def _check_text(self, value):
+        if not isinstance(value, str):
+            raise TypeError(f"{self.name} must be a str, not {type(value).__name__}")
+        if self.choices and value not in self.choices:
+            raise ValueError(f"{self.name} must be one of {', '.join(self.choices)}")
+        if self.unit == "path" and value and (not value.startswith("/") or not value.isascii()
+                                              or any(c in value for c in " ?#") or not value.isprintable()):
+            raise ValueError(f"{self.name} must be an ASCII path starting with '/' (or '' for none)")
+        if self.unit == "addresses":
+            from cyreactor.forwarded import TrustedProxies
+            try:
+                TrustedProxies(value)
+            except ValueError as exc:
+                raise ValueError(f"{self.name}: {exc}") from None
         return value
 
     def describe(self, demo=False):
@@ -67,6 +87,8 @@ class Option:
         value = self.demo_default if demo and self.demo_default is not None else self.default
         if self.type is bool:
             return "on" if value else "off"
+        if self.type is str:
+            return f"`{value}`" if value else "none"
         if self.unit == "bytes" and value >= MiB and value % MiB == 0:
             return f"{value // GiB} GiB" if value % GiB == 0 else f"{value // MiB} MiB"
         return f"{value:g} {self.unit}".rstrip()
@@ -96,8 +118,21 @@ OPTIONS = (
            aliases=("--limit-concurrency",)),
     Option("shutdown_timeout", 10.0, "on shutdown (SIGINT/SIGTERM for serve()), longest wait for "
            "responses in flight", "close the rest", "s"),
+    Option("drain_delay", 0.0, "on shutdown, how long to keep serving as usual while the health "
+           "path answers 503, before stopping (load balancers take time to notice)", "then the "
+           "shutdown above", "s", minimum=0),
+    Option("health_path", "", "a path the server answers itself, for probes: 200, 503 once "
+           "draining", "", "path"),
+    Option("metrics_path", "", "a path the server answers itself with its counters, in the "
+           "Prometheus text format (all workers')", "", "path"),
+    Option("proxy_headers", True, "honour X-Forwarded-For/-Proto and Forwarded from "
+           "forwarded_allow_ips: the request's client and scheme, and the access log's", ""),
+    Option("forwarded_allow_ips", "127.0.0.1", "the proxies trusted: addresses, networks, "
+           "'unix:' or '*', comma-separated", "their headers are ignored", "addresses"),
     Option("access_log", False, "one INFO line per request on the cyreactor.http.access logger",
            ""),
+    Option("access_log_format", "combined", "the access log's format: Apache's combined or "
+           "common, or one JSON object per line", "", choices=("combined", "common", "json")),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}
@@ -130,15 +165,24 @@ def add_arguments(parser, demo=False):
         value = None if o.demo_default is not None else o.default
         shown = o.describe() + (f"; {o.describe(demo=True)} for the demo" if o.demo_default is not None else "")
         if o.type is bool:
-            parser.add_argument(o.cli_flag, *o.aliases, dest=o.name, action=argparse.BooleanOptionalAction,
-                                default=value, help=f"{o.meaning} (default: {shown})")
+            # A switch that is on by default can be turned off: --no-FLAG.
+            parser.add_argument(o.cli_flag, *o.aliases, dest=o.name, default=value,
+                                action=argparse.BooleanOptionalAction if value else "store_true",
+                                help=f"{o.meaning} (default: {shown})")
+            continue
+        if o.type is str:
+            parser.add_argument(o.cli_flag, *o.aliases, dest=o.name, type=_argument_type(o), default=value,
+                                metavar=_METAVARS[o.unit] if not o.choices else None,
+                                choices=o.choices or None,
+                                help=f"{o.meaning} (default: {shown})")
             continue
         parser.add_argument(o.cli_flag, *o.aliases, dest=o.name, type=_argument_type(o), default=value,
                             metavar=_METAVARS[o.unit],
                             help=f"{o.meaning}; past it: {o.breach} (default: {shown})")
 
 
-_METAVARS = {"bytes": "BYTES", "s": "SECONDS", "bytes/s": "BYTES_PER_S", "": "N"}
+_METAVARS = {"bytes": "BYTES", "s": "SECONDS", "bytes/s": "BYTES_PER_S", "": "N", "path": "PATH",
+             "addresses": "LIST"}
 
 
 def _argument_type(option):

@@ -14,8 +14,10 @@ class Option:
     minimum: int
     parser: bool
     flag: str
+    choices: tuple[str, ...]
     def __init__(self, name: str, default: Any, meaning: str, breach: str, unit: str = ...,
-                 demo_default: Any = ..., minimum: int = ..., parser: bool = ..., flag: str = ...) -> None: ...
+                 demo_default: Any = ..., minimum: int = ..., parser: bool = ..., flag: str = ...,
+                 choices: tuple[str, ...] = ...) -> None: ...
     @property
     def type(self) -> type: ...
     @property

@@ -9,24 +9,28 @@ import sys
 
 
 class Demo:
-    """A demo server process; ``url``/``port`` read from its first line;
-    ``nofile`` caps its descriptors."""
+    """A demo server process; ``url``/``port`` read from its first line
+    (``unix`` instead, for a Unix socket); ``nofile`` caps its descriptors;
+    ``launcher``: argv run in front of the server (a socket activator);
+    ``pass_fds``: descriptors it inherits."""
 
-    def __init__(self, *args, nofile=None):
+    def __init__(self, *args, nofile=None, launcher=(), pass_fds=()):
         def limit():
             if nofile:
                 resource.setrlimit(resource.RLIMIT_NOFILE, (nofile, nofile))
 
-        self.proc = subprocess.Popen([sys.executable, "-m", "cyreactor", "--port", "0", *args],
+        self.proc = subprocess.Popen([*launcher, sys.executable, "-m", "cyreactor", "--port", "0", *args],
                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                     preexec_fn=limit)
-        line = self.proc.stdout.readline()
+                                     preexec_fn=limit, pass_fds=pass_fds)
+        self.line = line = self.proc.stdout.readline()
         match = re.search(r"http://127\.0\.0\.1:(\d+)/", line)
-        if not match:
+        unix = re.search(r"unix:(\S+)", line)
+        if not match and not unix:
             self.proc.kill()
             raise AssertionError(f"no URL in {line!r}: {self.proc.stderr.read()}")
-        self.url = match.group(0)
-        self.port = int(match.group(1))
+        self.url = match.group(0) if match else None
+        self.port = int(match.group(1)) if match else None
+        self.unix = unix.group(1) if unix else None
 
     def fds(self):
         return len(os.listdir(f"/proc/{self.proc.pid}/fd"))
