@@ -31,19 +31,26 @@ def settled(running, server):
 # ---- resets -----------------------------------------------------------------
 
 class Streamer(RequestHandler):
-    """Streams BIG in 64 KiB pieces as the client reads; records aborts."""
+    """Streams 64 MiB in 64 KiB pieces as the client reads; records aborts.
+    Far more than loopback's socket buffers can take (several MiB once
+    autotuned), so the writer really does wait for the client."""
     aborted = []
+    size = 16 * len(BIG)
 
     def on_complete(self):
+        if self.request.target != "/big":
+            self.response.end(b"ok")
+            return
         self.offset = 0
-        self.response.start(200, [("content-type", "application/octet-stream")], content_length=len(BIG))
+        self.response.start(200, [("content-type", "application/octet-stream")], content_length=self.size)
         self.on_drain()
 
     def on_drain(self):
-        while self.offset < len(BIG) and not self.response.paused:
-            self.response.write(BIG[self.offset:self.offset + 65536])
+        while self.offset < self.size and not self.response.paused:
+            start = self.offset % len(BIG)
+            self.response.write(BIG[start:start + 65536])
             self.offset += 65536
-        if self.offset >= len(BIG):
+        if self.offset >= self.size:
             self.response.end()
 
     def on_abort(self, exc):
