@@ -7,8 +7,8 @@ processes sharing one listening socket under a supervising parent
 (cyreactor.supervisor) that restarts a worker that dies. SIGINT/SIGTERM: stop
 accepting, finish the responses in flight, close, exit 0. The limits and
 timeouts are cyreactor.http_options' table, as flags; the process flags
-(sockets from outside, worker recycling, heartbeat, metrics port) are
-cyreactor.runner's.
+(sockets from outside, worker recycling, heartbeat, metrics port, and TLS:
+``--ssl-certfile`` and uvicorn's other TLS flags) are cyreactor.runner's.
 """
 import argparse
 import logging
@@ -59,8 +59,8 @@ def raise_nofile_limit():
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
 
 
-def _announce(sockname, extra=""):
-    print(f"cyreactor demo server listening on {http.url_for(sockname)}{extra}", flush=True)
+def _announce(sockname, extra="", tls=False):
+    print(f"cyreactor demo server listening on {http.url_for(sockname, tls)}{extra}", flush=True)
 
 
 def main(argv=None):
@@ -76,7 +76,7 @@ def main(argv=None):
             access.addHandler(handler)
             access.propagate = False
     raise_nofile_limit()
-    return runner.run(None, args, _announce)
+    return runner.run(None, args, lambda sockname, extra: _announce(sockname, extra, runner.is_tls(args)))
 
 
 if __name__ == "__main__":

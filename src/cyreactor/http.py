@@ -68,6 +68,14 @@ access_log           off                  one INFO line per request on the
                                           cyreactor.http.access logger
 access_log_format    `combined`           the access log's format: Apache's combined or
                                           common, or one JSON object per line
+proxy_protocol       off                  every connection must start with a PROXY
+                                          protocol v1 or v2 header (HAProxy's; v2 LOCAL
+                                          keeps the real peer); the client it names is the
+                                          request's (a connection without a valid header
+                                          is closed)
+handshake_timeout    10 s                 from the accept, the PROXY protocol header and
+                                          the TLS handshake must be complete within this
+                                          (close, logged at debug level)
 ===================  ===================  ================================================
 """
 import logging
@@ -132,19 +140,43 @@ class HttpServer:
         self.core = ServerCore(app, handler_class=handler_class, **options)
         self.listeners = []
 
-    def listen(self, reactor, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024):
+    def listen(self, reactor, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ssl=None,
+               proxy_protocol=None):
         """Starts accepting on ``host:port``; returns the reactor's Listener
-        (``listener.sockname`` has the real port when ``port`` is 0)."""
-        listener = reactor.listen(host, port, self.core, backlog=backlog, reuse_port=reuse_port)
+        (``listener.sockname`` has the real port when ``port`` is 0).
+
+        ``ssl``: an ssl.SSLContext (server side) to serve HTTPS: give it
+        ALPN ``http/1.1`` only, if any (``cyreactor.tlsconfig.server_context``
+        builds one); plain HTTP sent to the port is answered 400, as nginx
+        does. ``proxy_protocol``: require a PROXY protocol header on every
+        connection (default: the ``proxy_protocol`` option). Both must be
+        through within the ``handshake_timeout`` option."""
+        listener = reactor.listen(host, port, self.core, backlog=backlog, reuse_port=reuse_port,
+                                  **self._stage(ssl, proxy_protocol))
         self.listeners.append(listener)
         return listener
 
-    def listen_socket(self, reactor, sock, *, backlog=1024):
+    def listen_socket(self, reactor, sock, *, backlog=1024, ssl=None, proxy_protocol=None):
         """Starts accepting on a listening socket made elsewhere (inherited,
-        systemd's, a Unix socket: cyreactor.sockets); the reactor takes it."""
-        listener = reactor.listen_socket(sock, self.core, backlog=backlog)
+        systemd's, a Unix socket: cyreactor.sockets); the reactor takes it.
+        ``ssl`` and ``proxy_protocol`` as for ``listen``."""
+        listener = reactor.listen_socket(sock, self.core, backlog=backlog, **self._stage(ssl, proxy_protocol))
         self.listeners.append(listener)
         return listener
+
+    def _stage(self, ssl, proxy_protocol):
+        # The reactor's arguments for what precedes HTTP on a connection.
+        options = self.core.options
+        if proxy_protocol is None:
+            proxy_protocol = options["proxy_protocol"]
+        stage = {"ssl": ssl, "proxy_protocol": proxy_protocol}
+        if ssl is not None or proxy_protocol:
+            stage["handshake_timeout"] = options["handshake_timeout"]
+        if ssl is not None:
+            # After our close_notify, the client's end is awaited as long as
+            # a lingering close waits for it.
+            stage["ssl_shutdown_timeout"] = options["linger_timeout"]
+        return stage
 
     def serve_metrics(self, reactor, scoreboard=None):
         """Answers the ``metrics_path`` option (if set) with this process's
@@ -254,7 +286,7 @@ def _not_found(request):
 
 
 def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, backlog=1024,
-          ready=None, tune_malloc=True, metrics_port=None, scoreboard=None, max_requests=0,
+          ready=None, tune_malloc=True, metrics_port=None, scoreboard=None, max_requests=0, ssl=None,
           **options):
     """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully: the
     ``drain_delay`` and ``shutdown_timeout`` options).
@@ -267,7 +299,9 @@ def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, b
     port of ``host`` (or this listening socket), which serves nothing else.
     ``scoreboard``: the worker's slot of a supervisor's Scoreboard
     (counters, heartbeat); ``max_requests``: after that many requests, stop
-    (under a supervisor: ask to be replaced first); 0 never. Signal handlers are installed only on the main thread;
+    (under a supervisor: ask to be replaced first); 0 never. ``ssl``: an
+    ssl.SSLContext to serve HTTPS (see ``HttpServer.listen``; the metrics
+    port stays plain HTTP). Signal handlers are installed only on the main thread;
     to run a server on a reactor of your own (a thread, tests), use
     ``HttpServer.listen``. ``tune_malloc`` applies
     ``keep_freed_memory(max_body_size)``: this call owns the process, and
@@ -278,9 +312,9 @@ def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, b
         keep_freed_memory(server.core.options["max_body_size"])
     with Reactor() as reactor:
         if sockets:
-            listeners = [server.listen_socket(reactor, sock, backlog=backlog) for sock in sockets]
+            listeners = [server.listen_socket(reactor, sock, backlog=backlog, ssl=ssl) for sock in sockets]
         else:
-            listeners = [server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog)]
+            listeners = [server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog, ssl=ssl)]
         text = server.serve_metrics(reactor, scoreboard)
         side = None
         if metrics_port is not None:
@@ -315,27 +349,28 @@ def serve(app, host="127.0.0.1", port=8000, *, sockets=None, reuse_port=False, b
         if ready is not None:
             ready(listeners[0].sockname)
         for listener in listeners:
-            logger.info("serving HTTP on %s", url_for(listener.sockname))
+            logger.info("serving HTTP on %s", url_for(listener.sockname, tls=ssl is not None))
         reactor.run()
     return server
 
 
 async def serve_async(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ready=None,
-                      **options):
+                      ssl=None, **options):
     """``serve()`` inside a running cyreactor event loop (``cyreactor.run``,
     ``asyncio.Runner(loop_factory=cyreactor.new_event_loop)``), next to the
     program's other tasks: serves until the awaiting task is cancelled, then
-    stops gracefully (within the ``shutdown_timeout`` option)."""
+    stops gracefully (within the ``shutdown_timeout`` option). ``ssl`` as
+    for ``serve()``."""
     import asyncio
 
     loop = asyncio.get_running_loop()
     if not isinstance(loop, Reactor):
         raise RuntimeError("serve_async() needs a cyreactor event loop: run it with cyreactor.run()")
     server = HttpServer(app, **options)
-    listener = server.listen(loop, host, port, reuse_port=reuse_port, backlog=backlog)
+    listener = server.listen(loop, host, port, reuse_port=reuse_port, backlog=backlog, ssl=ssl)
     if ready is not None:
         ready(listener.sockname)
-    logger.info("serving HTTP on %s", url_for(listener.sockname))
+    logger.info("serving HTTP on %s", url_for(listener.sockname, tls=ssl is not None))
     try:
         await loop.create_future()
     finally:
@@ -345,12 +380,12 @@ async def serve_async(app, host="127.0.0.1", port=8000, *, reuse_port=False, bac
         await drained
 
 
-def url_for(sockname):
-    """``http://host:port/`` for a listener's sockname (IPv6 bracketed);
-    ``unix:PATH`` for a Unix socket's."""
+def url_for(sockname, tls=False):
+    """``http://host:port/`` (``https`` with ``tls``) for a listener's
+    sockname (IPv6 bracketed); ``unix:PATH`` for a Unix socket's."""
     if not isinstance(sockname, tuple):
         return f"unix:{sockname}"
     host, port = sockname[0], sockname[1]
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/"
+    return f"{'https' if tls else 'http'}://{host}:{port}/"
