@@ -21,6 +21,7 @@ import time
 import pytest
 import requests
 from support.memory import heap_in_use
+from support.misuse import walk_in_subprocess
 from support.net import open_fds, recv_until_eof
 from support.reactor import wait_for
 from support.tls import (
@@ -880,3 +881,48 @@ def test_start_tls_and_sendfile_misuse(running, certs, tmp_path):
 
     with pytest.raises(RuntimeError, match="established"):
         running.call(too_early)
+
+
+def test_every_method_survives_misuse_in_every_tls_and_proxy_state():
+    # Connections mid-handshake, waiting for a PROXY header, established
+    # on either side, and waiting for the peer's close_notify: each walked
+    # alive (abort() and close() left out), then walked whole.
+    result = walk_in_subprocess("""
+        import socket, sys
+        sys.path.insert(0, ".")
+        import cyreactor
+        from cyreactor._tls import TLSEngine
+        from support.misuse import call_everything
+        from support.tls import Certs
+
+        certs = Certs()
+        reactor = cyreactor.Reactor()
+        tls = reactor.listen("127.0.0.1", 0, cyreactor.Handler, ssl=certs.server_context())
+        proxy = reactor.listen("127.0.0.1", 0, cyreactor.Handler, proxy_protocol=True,
+                               ssl=certs.server_context())
+        silent = socket.create_connection(tls.sockname)
+        half = socket.create_connection(proxy.sockname)
+        half.sendall(b"PROXY TCP4 ")
+        outbound = reactor.connect("127.0.0.1", tls.sockname[1], cyreactor.Handler,
+                                   ssl=certs.client_context(), server_hostname="localhost")
+        client = TLSEngine.memory(certs.client_context(), False, "localhost")
+        raw = socket.create_connection(tls.sockname)
+        raw.setblocking(False)
+        client.start()
+        for _ in range(100):
+            raw.send(client.outgoing())
+            reactor.run_once(0.01)
+            try:
+                client.receive(raw.recv(65536))
+            except BlockingIOError:
+                pass
+        waiting = [c for c in reactor.connections() if c.get_extra_info("peername") == raw.getsockname()]
+        waiting[0].close()                         # close_notify out; raw never answers
+        live = reactor.connections()
+        assert len(live) == 5, live
+        for conn in live:
+            call_everything(conn, skip={"abort", "close"})
+        classes = []
+        objects = live + [tls, proxy, reactor]
+    """)
+    assert result.returncode == 0 and "walked" in result.stdout, (result.returncode, result.stderr[-3000:])
