@@ -419,6 +419,24 @@ def test_close_sends_close_notify_and_ends_with_the_peers(running, certs):
     assert made[0].events == ["made", ("lost", None)]
 
 
+def test_data_and_close_notify_in_one_read(running, certs):
+    # After the data, the engine still has close_notify to report: the read
+    # that is skipped when nothing is left must not be skipped here.
+    factory, made = recorders(echo=False)
+    port = serve(running, factory, certs.server_context())
+    client = engine(certs.client_context(), False, "localhost")
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        handshake_over(sock, client)
+        client.send(b"last words")
+        client.shutdown()
+        sock.sendall(client.outgoing())
+        wait_for(lambda: made and len(made[0].events) == 3)
+        client.receive(recv_until_eof(sock))
+    assert made[0].received == b"last words"
+    assert made[0].events == ["made", "eof", ("lost", None)]
+    assert client.peer_closed
+
+
 def test_a_peer_that_never_answers_close_notify_is_lost_with_timeout_error(running, certs):
     factory, made = recorders(echo=False)
     port = serve(running, factory, certs.server_context(), ssl_shutdown_timeout=0.2)

@@ -98,6 +98,8 @@ cdef int _tls_input(Connection conn, const char *data, Py_ssize_t length) except
                 r = engine.read(&data, &length, plain, reactor._rbuf_size)
                 if r > 0:
                     conn._deliver(plain, r)
+                    if length == 0 and engine.wants_input():
+                        return 0     # the read that would say TLS_WANT_READ is skipped
             if r == TLS_CLOSED:
                 return _tls_peer_closed(conn)
             if r == TLS_WANT_READ:
