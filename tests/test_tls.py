@@ -9,6 +9,7 @@ from http.client import HTTPSConnection
 import logging
 import os
 import re
+import select
 import shutil
 import socket
 import ssl
@@ -562,6 +563,45 @@ def test_pipelined_https_responses_are_one_record(running, certs):
             ciphertext += chunk
             plain += client.receive(chunk)
     assert len(records(ciphertext)) == 1
+
+
+def test_https_pipelining_without_reading_pauses_input_and_loses_nothing(running, certs):
+    # The HTTP server stops reading when the client does not read (its
+    # stash, pause_reading()); the TLS engine stashes the rest of the window
+    # and delivers it when reading resumes: every request is answered, in
+    # order.
+    server = http.HttpServer()
+    port = running.call(server.listen, running.reactor, "127.0.0.1", 0, ssl=certs.server_context()).sockname[1]
+    client = engine(certs.client_context(), False, "localhost")
+    batch = 4096
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        handshake_over(sock, client)
+        sock.setblocking(False)
+        ciphertext, sent, total = b"", 0, 0
+        deadline = time.monotonic() + 1.5
+        while time.monotonic() < deadline:
+            if sent == len(ciphertext):
+                client.send(b"GET / HTTP/1.1\r\nHost: h\r\n\r\n" * batch)
+                ciphertext, sent, total = client.outgoing(), 0, total + batch
+            try:
+                sent += sock.send(ciphertext[sent:])
+            except BlockingIOError:
+                time.sleep(0.01)
+        assert running.call(running.reactor.stats)["read_paused"] >= 1   # the server stopped reading
+        status = b"HTTP/1.1 200 OK\r\n"
+        answered, tail = 0, b""
+        deadline = time.monotonic() + 60
+        while answered < total:
+            assert time.monotonic() < deadline
+            readable, writable, _ = select.select([sock], [sock] if sent < len(ciphertext) else [], [], 1)
+            if writable:
+                sent += sock.send(ciphertext[sent:])
+            if readable:
+                chunk = tail + client.receive(sock.recv(1 << 16))
+                answered += chunk.count(status)
+                tail = chunk[1 - len(status):]      # a status line cut between two reads
+    assert answered == total > batch
 
 
 class Flood(cyreactor.Handler):
