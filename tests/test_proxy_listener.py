@@ -255,12 +255,19 @@ frontend v1
     bind 127.0.0.1:{v1}
     default_backend v1
 
+frontend none
+    bind 127.0.0.1:{none}
+    default_backend none
+
 backend v2
     option httpchk GET /health
     server s 127.0.0.1:{server} send-proxy-v2 check check-send-proxy inter 100ms
 
 backend v1
     server s 127.0.0.1:{server} send-proxy
+
+backend none
+    server s 127.0.0.1:{server}
 """
 
 
@@ -276,7 +283,7 @@ def test_behind_haproxy(running, tmp_path):
     port = running.call(server.listen, running.reactor, "127.0.0.1", 0).sockname[1]
     ipv6 = has_ipv6()
     config = HAPROXY.replace("{v6bind}", "bind [::1]:{v6}" if ipv6 else "")
-    with HAProxy(tmp_path, port, config, ("v2", "v1", "v6")) as proxy:
+    with HAProxy(tmp_path, port, config, ("v2", "v1", "v6", "none")) as proxy:
         for name in ("v2", "v1", "v6") if ipv6 else ("v2", "v1"):
             family, host = (socket.AF_INET6, "::1") if name == "v6" else (socket.AF_INET, "127.0.0.1")
             with socket.socket(family) as sock:
@@ -288,5 +295,10 @@ def test_behind_haproxy(running, tmp_path):
             assert reply.endswith(f"{me!r} /me\n".encode()), (name, reply)
         # Health checks: PROXY v2 LOCAL, answered with the real peer (HAProxy).
         wait_for(lambda: len(checks) >= 2)
+        assert running.reactor.stats()["handshake_failures"] == 0
+        # A backend that sends no header is refused.
+        with socket.create_connection(("127.0.0.1", proxy.ports["none"]), timeout=10) as sock:
+            sock.sendall(b"GET /me HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert recv_until_eof(sock) == b""
+        wait_for(lambda: running.reactor.stats()["handshake_failures"] == 1)
     assert all(peer[0] == "127.0.0.1" for peer in checks)
-    assert running.reactor.stats()["handshake_failures"] == 0
