@@ -532,8 +532,16 @@ class Batch(cyreactor.Handler):
             self.conn.write(b"piece %d\n" % i)
 
 
-def test_writes_of_one_delivery_make_one_record(running, certs):
-    port = serve(running, Batch, certs.server_context("TLSv1.2"))
+class Later(Batch):
+    """Writes its pieces from a callback, outside its own read event."""
+
+    def data_received(self, data):
+        self.conn.reactor.call_soon(Batch.data_received, self, data)
+
+
+@pytest.mark.parametrize("handler", [Batch, Later], ids=["in the read event", "from a callback"])
+def test_small_writes_become_one_record(running, certs, handler):
+    port = serve(running, handler, certs.server_context("TLSv1.2"))
     client = engine(certs.client_context("TLSv1.2"), False, "localhost")
     expected = b"".join(b"piece %d\n" % i for i in range(10))
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:

@@ -138,10 +138,10 @@ cdef class Connection(EventSource):
     def get_write_buffer_size(self):
         """Bytes accepted by write() and not yet taken by the kernel (for
         TLS: ciphertext, and plaintext not yet encrypted)."""
-        cdef Py_ssize_t early = 0
-        if self._tls_early is not None:
-            early = sum([PyBytes_GET_SIZE(data) for data in self._tls_early])
-        return self._wq_size + _cork_pending(self._reactor, self) + early
+        cdef Py_ssize_t pending = 0
+        if self._tls_pending is not None:
+            pending = sum([PyBytes_GET_SIZE(data) for data in self._tls_pending])
+        return self._wq_size + _cork_pending(self._reactor, self) + pending
 
     def get_write_buffer_limits(self):
         return (self._low_water, self._high_water)
@@ -785,7 +785,7 @@ cdef class Connection(EventSource):
         self._closing = True
         self._reading = False
         self._handshaking = False
-        self._tls_early = None
+        self._tls_pending = None
         self._held = None
         _proxy_release(self)
         _disarm_deadline(self)

@@ -28,7 +28,8 @@
 # before the loop sleeps again. An app that writes a response head and its
 # body separately costs one send, not two. Writes larger than CORK_MAX_WRITE
 # go out at once (after what is deferred, to keep the order), and nothing is
-# deferred while the reactor is not running.
+# deferred while the reactor is not running. A TLS connection defers the
+# plaintext, so that what it gathers becomes full records.
 
 cdef enum:
     CORK_CAPACITY = 64 * 1024
@@ -109,6 +110,10 @@ cdef int _flush_deferred(Reactor reactor) except -1:
         reactor._deferred = []
         for conn in deferred:
             conn._deferred = False
-            if conn._wq_size and not conn._closed:
+            if conn._closed:
+                continue
+            if conn._tls is not None:
+                _tls_encrypt_pending(conn)       # TLS defers plaintext: one engine call
+            elif conn._wq_size:
                 conn._flush_queue()
     return 0

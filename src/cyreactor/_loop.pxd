@@ -179,7 +179,10 @@ cdef class Connection(EventSource):
     cdef bint _tls_closing           # close_notify sent, waiting for the peer's
     cdef double _tls_handshake_timeout  # connect(ssl=): armed once the TCP connect is done
     cdef double _tls_shutdown_timeout
-    cdef list _tls_early             # plaintext written before the handshake ended
+    # Plaintext written but not yet encrypted: before the handshake ended,
+    # or outside the connection's own read event until the end of the
+    # iteration (_cork.pxi's deferred writes); encrypted in order, first.
+    cdef list _tls_pending
     # Plaintext after a PROXY header that arrived while reading was paused.
     cdef bytes _held
 

@@ -11,8 +11,13 @@
 # _tls_sink, i.e. Connection._raw_write(): send() now, the unsent tail
 # queued, EPOLLOUT only while queued, as for plaintext. Flow control counts
 # ciphertext; pause_writing() is called once the engine call returns, never
-# from inside it. Writes made before the handshake completes (connect(),
-# start_tls()) are held as plaintext and encrypted when it does.
+# from inside it. Plaintext is held (Connection._tls_pending) and encrypted
+# later, before anything else: written before the handshake completes
+# (connect(), start_tls()), until it does; small writes made outside the
+# connection's own read event (a timer, a task, another connection's
+# handler), until the end of the loop iteration, as _cork.pxi defers
+# plaintext writes: then one engine call makes them full records and one
+# send.
 # Close: close_notify once everything written is encrypted (RFC 8446 6.1);
 # then, unless the peer's close_notify or EOF came already, half-close
 # (shutdown(SHUT_WR)) and read, discarding, until it comes, for at most
@@ -125,17 +130,12 @@ cdef Py_ssize_t _tls_read_into_handler(Connection conn, const char **data, Py_ss
 
 
 cdef int _tls_established(Connection conn) except -1:
-    cdef Reactor reactor = conn._reactor
-    early = conn._tls_early
     conn._tls_ready = True
-    conn._tls_early = None
-    reactor._st_tls_handshakes += 1
+    conn._reactor._st_tls_handshakes += 1
     # What was written before the handshake ended goes first.
-    if early is not None:
-        for data in early:
-            _tls_encrypt(conn, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
-            if conn._closed:
-                return 0
+    _tls_encrypt_pending(conn)
+    if conn._closed:
+        return 0
     if conn._eof_sent:
         _tls_close_notify(conn)
         if conn._closed:
@@ -148,24 +148,31 @@ cdef int _tls_write(Connection conn, const char *data, Py_ssize_t length, object
     cdef Reactor reactor = conn._reactor
     if conn._closing:
         return 0                     # close_notify is out
-    if not conn._tls_ready:
-        if conn._tls_early is None:
-            conn._tls_early = []
-        conn._tls_early.append(owner if owner is not None else PyBytes_FromStringAndSize(data, length))
-        return 0
     if reactor._cork_conn is conn:
         # Unlike plaintext, corking does not need an empty queue: all
-        # plaintext is encrypted in order, and all records are sent in order.
+        # plaintext is encrypted in order (what is held first), and all
+        # records are sent in order.
         if _cork_add(reactor, data, length):
             return 0
         _cork_flush(reactor)
         if conn._closed:
             return 0
+    elif not conn._tls_ready or conn._tls_pending is not None or _may_defer(reactor, conn, length):
+        if conn._tls_pending is None:
+            conn._tls_pending = []
+        conn._tls_pending.append(owner if owner is not None else PyBytes_FromStringAndSize(data, length))
+        if conn._tls_ready:
+            _defer(reactor, conn)
+        return 0
     return _tls_encrypt(conn, data, length)
 
 
 cdef int _tls_encrypt(Connection conn, const char *data, Py_ssize_t length) except -1:
     cdef TLSEngine engine = conn._tls
+    if conn._tls_pending is not None:
+        _tls_encrypt_pending(conn)
+        if conn._closed:
+            return 0
     try:
         engine.write(data, length)
     except _sslmod.SSLError as exc:
@@ -173,8 +180,20 @@ cdef int _tls_encrypt(Connection conn, const char *data, Py_ssize_t length) exce
     return conn._maybe_pause_writing()
 
 
+cdef int _tls_encrypt_pending(Connection conn) except -1:
+    pending = conn._tls_pending
+    if pending is None or not conn._tls_ready:
+        return 0
+    conn._tls_pending = None
+    data = pending[0] if len(pending) == 1 else b"".join(pending)
+    return _tls_encrypt(conn, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+
 cdef int _tls_close_notify(Connection conn) except -1:
     cdef TLSEngine engine = conn._tls
+    _tls_encrypt_pending(conn)
+    if conn._closed:
+        return 0
     try:
         if engine.shutdown():
             conn._tls_peer_closed = True
@@ -226,7 +245,7 @@ cdef int _tls_failed(Connection conn, object exc) except -1:
             if isinstance(reply, bytes):
                 # Best effort, in the clear, once: the connection closes now.
                 _posix.send(conn._fd, PyBytes_AS_STRING(reply), PyBytes_GET_SIZE(reply),
-                            _posix.MSG_NOSIGNAL | _posix.MSG_DONTWAIT)
+                            _posix.MSG_NOSIGNAL)
         return _handshake_failed(conn, exc)
     if _logger.isEnabledFor(logging.DEBUG):
         _logger.debug("%s: TLS error: %s", conn, exc)
