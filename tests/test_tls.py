@@ -860,6 +860,27 @@ def test_cli_serves_https_with_uvicorns_flags(pems):
         stop(proc)
 
 
+def test_cli_encrypted_key_and_its_password(certs, tmp_path):
+    from cryptography.hazmat.primitives import serialization
+
+    key = serialization.load_pem_private_key(certs.server.private_key_pem.bytes(), None)
+    (tmp_path / "key.pem").write_bytes(key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+        serialization.BestAvailableEncryption(b"sesame")))
+    certs.server.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    flags = ["--ssl-certfile", str(tmp_path / "cert.pem"), "--ssl-keyfile", str(tmp_path / "key.pem")]
+    out = subprocess.run([sys.executable, "-m", "cyreactor", "--port", "0", *flags,
+                          "--ssl-keyfile-password", "wrong"], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 2 and "error" in out.stderr
+    proc, line, port = run_server(["-m", "cyreactor", "--port", "0", *flags, "--ssl-keyfile-password", "sesame"])
+    try:
+        with tls_connect(port, certs.client_context()) as sock:
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            assert recv_until_eof(sock).endswith(http.DEMO_BODY)
+    finally:
+        stop(proc)
+
+
 def test_cli_refuses_tls_flags_without_a_certificate(pems):
     out = subprocess.run([sys.executable, "-m", "cyreactor", "--ssl-keyfile", pems["server"]],
                          capture_output=True, text=True, timeout=30)
