@@ -96,11 +96,13 @@ def test_registry_refuses_unknown_fields(tmp_path):
         registry.load(str(path))
 
 
-def test_pending_peers_are_skipped_with_their_reason():
-    peers, _ = registry.load()
-    pending = [p for p in peers.values() if p.pending]
-    assert pending
-    assert all(registry.unavailable(p).startswith("pending: ") for p in pending)
+def test_pending_peers_are_skipped_with_their_reason(tmp_path):
+    path = tmp_path / "peers.toml"
+    path.write_text('[peer.x]\nwhat = "x"\nserves = "http"\nargv = ["true"]\n'
+                    'pending = "waits for the TLS engine"\n')
+    peers, _ = registry.load(str(path))
+    assert registry.unavailable(peers["x"]) == "pending: waits for the TLS engine"
+    assert registry.unavailable(peers["x"], include_pending=True) is None
 
 
 @pytest.mark.slow

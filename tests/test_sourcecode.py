@@ -72,7 +72,7 @@ def test_no_print_in_cython_sources(name):
 
 
 PUBLIC_MODULES = ["cyreactor", "cyreactor.http", "cyreactor.eventloop", "cyreactor.forwarded",
-                  "cyreactor.supervisor"]
+                  "cyreactor.supervisor", "cyreactor.tlsconfig"]
 
 
 def _stub_names(module_name):

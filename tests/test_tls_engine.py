@@ -2,17 +2,14 @@
 against itself and against ssl.SSLObject (what asyncio drives), over real
 sockets against Python's ssl, asyncio and ``openssl s_client``; the user's
 SSLContext honoured; hostile input failing cleanly, as CPython fails."""
-import asyncio
 import contextlib
 import ctypes
 import ctypes.util
 import gc
-import os
 import re
 import shutil
 import socket
 import ssl
-import struct
 import subprocess
 import threading
 
@@ -20,16 +17,20 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from support.misuse import walk_in_subprocess
+from support.memory import heap_in_use, rss
 from support.net import open_fds
 from support.tls import (
     VERSIONS,
     Certs,
     HandshakeFailed,
+    asyncio_tls_server,
     OpenSSLServer,
     PyPeer,
     engine,
     handshake,
+    payload,
     pump_socket,
+    records,
     serve_once,
     transfer,
 )
@@ -47,20 +48,6 @@ def certs():
 def peer(kind, ctx, server_side=False, server_hostname=None):
     make = engine if kind == "engine" else PyPeer
     return make(ctx, server_side, server_hostname)
-
-
-def payload(n):
-    return bytes(i * 7 % 251 for i in range(n))
-
-
-def records(ciphertext):
-    """(content type, length) of each TLS record (RFC 8446 section 5.1)."""
-    out = []
-    while ciphertext:
-        kind, _, length = struct.unpack("!BHH", ciphertext[:5])
-        out.append((kind, length))
-        ciphertext = ciphertext[5 + length:]
-    return out
 
 
 def described(exc):
@@ -295,38 +282,14 @@ def test_engine_server_against_python_ssl_client(certs, version):
 
 
 def test_engine_client_against_asyncio_server(certs):
-    ready = threading.Event()
-    state = {}
-
-    async def main():
-        async def echo(reader, writer):
-            writer.write((await reader.readline()).upper())
-            await writer.drain()
-            writer.close()
-
-        server = await asyncio.start_server(echo, "127.0.0.1", 0, ssl=certs.server_context(alpn=["http/1.1"]))
-        state["addr"] = server.sockets[0].getsockname()
-        state["stop"] = asyncio.get_running_loop().create_future()
-        ready.set()
-        await state["stop"]
-        server.close()
-
-    loop = asyncio.new_event_loop()
-    thread = threading.Thread(target=loop.run_until_complete, args=(main(),))
-    thread.start()
-    try:
-        assert ready.wait(10)
+    with asyncio_tls_server(certs.server_context(alpn=["http/1.1"])) as port:
         client = engine(certs.client_context(alpn=["http/1.1"]), False, "localhost")
-        with socket.create_connection(state["addr"]) as sock:
+        with socket.create_connection(("127.0.0.1", port)) as sock:
             client.start()
             pump_socket(client, sock, lambda _: client.handshake_done)
             client.send(b"hello asyncio\n")
             assert pump_socket(client, sock, lambda got: got.endswith(b"\n")) == b"HELLO ASYNCIO\n"
         assert client.get_extra_info("ssl_object").selected_alpn_protocol() == "http/1.1"
-    finally:
-        loop.call_soon_threadsafe(lambda: state["stop"].done() or state["stop"].set_result(None))
-        thread.join(10)
-        loop.close()
 
 
 # ---- verification: the same failures CPython reports --------------------------------
@@ -578,12 +541,12 @@ def test_a_thousand_handshakes_hold_no_memory_or_descriptors(certs):
     for i in range(100):
         round_trip(i)
     gc.collect()
-    fds, rss = open_fds(), _rss()
+    fds, before = open_fds(), rss()
     for i in range(1000):
         round_trip(i)
     gc.collect()
     assert open_fds() == fds
-    assert _rss() - rss < 2 << 20
+    assert rss() - before < 2 << 20
 
 
 def test_idle_sessions_hold_no_record_buffers(certs):
@@ -602,10 +565,10 @@ def test_idle_sessions_hold_no_record_buffers(certs):
     for _ in range(10):
         idle_pair()
     gc.collect()
-    before = _heap()
+    before = heap_in_use()
     kept = [idle_pair() for _ in range(300)]
     gc.collect()
-    per_pair = (_heap() - before) / len(kept)
+    per_pair = (heap_in_use() - before) / len(kept)
     assert per_pair < 40_000, per_pair
 
 
@@ -623,25 +586,6 @@ def test_stale_errors_in_the_thread_queue_are_ignored(certs):
     assert libcrypto.ERR_peek_error() != 0
     assert server.receive(record[:3]) == b""
     assert server.receive(record[3:]) == b"hello"
-
-
-def _heap():
-    """Bytes malloc has handed out (OpenSSL's allocations, not pymalloc's)."""
-
-    class Mallinfo2(ctypes.Structure):
-        _fields_ = [(name, ctypes.c_size_t) for name in (
-            "arena", "ordblks", "smblks", "hblks", "hblkhd", "usmblks", "fsmblks",
-            "uordblks", "fordblks", "keepcost")]
-
-    mallinfo2 = ctypes.CDLL(None).mallinfo2
-    mallinfo2.restype = Mallinfo2
-    info = mallinfo2()
-    return info.uordblks + info.hblkhd
-
-
-def _rss():
-    with open("/proc/self/statm") as f:
-        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
 
 
 # ---- nothing a Python caller does crashes the interpreter ---------------------------

@@ -103,6 +103,21 @@ def client_context():
     return ctx
 
 
+def server_argv(peer, values, port, tmp):
+    """The peer's command line for a start on ``port`` with ``tmp`` as its
+    directory (its config template rendered there); ``values`` fills the
+    other placeholders (cert, key)."""
+    values = dict(values, host=HOST, port=port, tmp=tmp, bin=PEER_BIN, peers=PEERS, src=SRC)
+    if peer.template:
+        with open(os.path.join(PEERS, peer.template)) as f:
+            text = f.read()
+        extra = {k: render(v, values) for k, v in peer.template_vars.items()}
+        values["config"] = os.path.join(tmp, peer.template.removesuffix(".in"))
+        with open(values["config"], "w") as f:
+            f.write(render(text, {**values, **extra}))
+    return [render(a, values) for a in peer.argv]
+
+
 class RunningServer:
     """One start of one peer. ``values`` fills the argv placeholders."""
 
@@ -111,16 +126,7 @@ class RunningServer:
         self.port = free_port()
         self.tmp = os.path.join(logdir, tag + ".d")
         os.makedirs(self.tmp)
-        values = dict(values, host=HOST, port=self.port, tmp=self.tmp, bin=PEER_BIN, peers=PEERS,
-                      src=SRC)
-        if peer.template:
-            with open(os.path.join(PEERS, peer.template)) as f:
-                text = f.read()
-            extra = {k: render(v, values) for k, v in peer.template_vars.items()}
-            values["config"] = os.path.join(self.tmp, peer.template.removesuffix(".in"))
-            with open(values["config"], "w") as f:
-                f.write(render(text, {**values, **extra}))
-        self.argv = [render(a, values) for a in peer.argv]
+        self.argv = server_argv(peer, values, self.port, self.tmp)
         self.log_path = os.path.join(logdir, f"{tag}.log")
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(["taskset", "-c", peer.cpus] + self.argv, stdout=self.log,

@@ -12,7 +12,8 @@ supervising parent (cyreactor.supervisor) that restarts a worker that dies.
 SIGINT/SIGTERM: stop accepting, finish the responses in flight, close, exit
 0. The limits and timeouts are cyreactor.http_options' table, as flags; the
 process flags (sockets from outside, worker recycling, heartbeat, metrics
-port) are cyreactor.runner's. Exit status: 2 for a wrong command line or an
+port, and TLS: ``--ssl-certfile`` and uvicorn's other TLS flags) are
+cyreactor.runner's. Exit status: 2 for a wrong command line or an
 app that cannot be found, 1 when the address cannot be listened on, 3 when
 an ASGI app's lifespan startup fails.
 """
@@ -136,7 +137,7 @@ def main(argv=None):
     name = f"cyreactor serving {args.app} ({interface})" if app is not None else "cyreactor demo server"
 
     def announce(sockname, extra=""):
-        print(f"{name} listening on {http.url_for(sockname)}{extra}", flush=True)
+        print(f"{name} listening on {http.url_for(sockname, runner.is_tls(args))}{extra}", flush=True)
 
     raise_nofile_limit()
     try:

@@ -8,6 +8,11 @@
 # tail) -> _queue() -> _flush_queue() (sendmsg over up to SEND_IOV buffers
 # when the socket is writable). EPOLLOUT is in the interest mask only while
 # something is queued.
+#
+# The seam: a connection with a PROXY protocol header still to come, or with
+# TLS, reads through _filtered_readable() (_handshake.pxi), and TLS
+# plaintext is written through the engine to _raw_write() (_tlsfilter.pxi);
+# the plaintext path above costs one pointer test for it.
 
 
 @cython.final
@@ -22,6 +27,9 @@ cdef class Connection(EventSource):
         self._high_water = DEFAULT_HIGH_WATER
         self._low_water = DEFAULT_HIGH_WATER // 4
 
+    def __dealloc__(self):
+        _proxy_release(self)
+
     # ---- the public surface ---------------------------------------------
 
     @property
@@ -33,7 +41,7 @@ cdef class Connection(EventSource):
     def peername(self):
         """The remote address, as the socket module gives it."""
         if self._peername is None:
-            self._peername = _sockaddr_to_address(&self._peer_addr)
+            self._peername = sockaddr_to_address(&self._peer_addr)
             if self._peername is None and self._fd >= 0:
                 self._peername = _sockinfo(self._fd, True)
         return self._peername
@@ -62,6 +70,11 @@ cdef class Connection(EventSource):
             return
         if self._eof_sent:
             raise RuntimeError("write after write_eof()")
+        if self._tls is not None:
+            # One engine call: the items become full records and one send.
+            data = b"".join(items)
+            self._write(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data), data)
+            return
         _cork_release(self._reactor, self)
         if self._closed:
             return
@@ -90,6 +103,9 @@ cdef class Connection(EventSource):
             raise ValueError(f"count must be >= 0, not {count}")
         if done is not None and not callable(done):
             raise TypeError(f"done must be callable or None, not {done!r}")
+        if self._tls is not None:
+            raise RuntimeError("sendfile() is not available on a TLS connection: the file "
+                               "must be encrypted, so write its contents instead")
         if self._closing:
             raise RuntimeError("the connection is closing")
         if self._eof_sent:
@@ -120,8 +136,12 @@ cdef class Connection(EventSource):
         return self._reading and not self._closing
 
     def get_write_buffer_size(self):
-        """Bytes accepted by write() and not yet taken by the kernel."""
-        return self._wq_size + _cork_pending(self._reactor, self)
+        """Bytes accepted by write() and not yet taken by the kernel (for
+        TLS: ciphertext, and plaintext not yet encrypted)."""
+        cdef Py_ssize_t pending = 0
+        if self._tls_pending is not None:
+            pending = sum([PyBytes_GET_SIZE(data) for data in self._tls_pending])
+        return self._wq_size + _cork_pending(self._reactor, self) + pending
 
     def get_write_buffer_limits(self):
         return (self._low_water, self._high_water)
@@ -140,8 +160,16 @@ cdef class Connection(EventSource):
         self._after_write()
 
     def get_extra_info(self, name, default=None):
-        """asyncio's keys: 'peername', 'sockname', 'socket' (a socket the
-        connection keeps owning: do not close it); ``default`` otherwise."""
+        """asyncio's keys: 'peername' (the client a PROXY protocol header
+        names, if any), 'sockname', 'socket' (a socket the connection keeps
+        owning: do not close it); with TLS also 'sslcontext', 'ssl_object',
+        'peercert', 'cipher', 'compression', and 'tls_version' and
+        'alpn_protocol' (the ssl_object's version() and
+        selected_alpn_protocol()); ``default`` otherwise."""
+        if self._tls is not None:
+            value = _tls_extra_info(self, name)
+            if value is not _MISSING:
+                return value
         if name == "peername":
             return self.peername
         if name == "sockname":
@@ -153,9 +181,42 @@ cdef class Connection(EventSource):
             return self._transport_socket if self._transport_socket is not None else default
         return default
 
+    def start_tls(self, sslcontext, *, server_side=False, server_hostname=None, handshake_timeout=None,
+                  ssl_shutdown_timeout=None, initial_data=b""):
+        """Upgrades this established connection to TLS (STARTTLS):
+        ``sslcontext`` (an ssl.SSLContext) as asyncio's ``loop.start_tls()``
+        takes it. What was written before goes out in the clear first;
+        writes made from now on are encrypted (held until the handshake
+        completes). ``initial_data``: bytes already received that belong
+        to the TLS stream (a client's first flight that arrived with the
+        STARTTLS command). The handshake must complete within
+        ``handshake_timeout`` seconds (default 10; this replaces the
+        connection's deadline) or the connection is lost with
+        ``ConnectionAbortedError``; a failed handshake loses it with the
+        ssl.SSLError. The handler keeps receiving plaintext through the same
+        methods; connection_made() is not called again."""
+        cdef double timeout = _positive_delay(handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT, "handshake_timeout")
+        cdef double shutdown = _positive_delay(ssl_shutdown_timeout, DEFAULT_SSL_SHUTDOWN_TIMEOUT,
+                                               "ssl_shutdown_timeout")
+        initial = _as_bytes(initial_data)
+        if self._tls is not None:
+            raise RuntimeError("the connection already uses TLS")
+        if not self._made or self._connecting:
+            raise RuntimeError("start_tls() needs an established connection")
+        if self._closing or self._eof_sent or self._eof_received:
+            raise RuntimeError("the connection is closing")
+        engine = _new_engine(sslcontext, server_side, server_hostname)
+        _cork_release(self._reactor, self)
+        if self._closing:
+            return
+        _tls_start(self, engine, timeout, shutdown)
+        if PyBytes_GET_SIZE(initial) and not self._closed:
+            _tls_input(self, PyBytes_AS_STRING(initial), PyBytes_GET_SIZE(initial))
+
     def __repr__(self):
         state = "closed" if self._closed else ("closing" if self._closing else "open")
-        return f"<Connection fd={self._fd} {state}>"
+        tls = " tls" if self._tls is not None else ""
+        return f"<Connection fd={self._fd}{tls} {state}>"
 
     # ---- C-level API ------------------------------------------------------
 
@@ -200,7 +261,9 @@ cdef class Connection(EventSource):
             _arm_deadline(self, seconds)
 
     cpdef close(self):
-        """Closes after everything written so far has been sent."""
+        """Closes after everything written so far has been sent (with TLS:
+        then close_notify, and the peer's awaited for at most
+        ssl_shutdown_timeout)."""
         if self._closing:
             return
         _cork_release(self._reactor, self)
@@ -208,8 +271,16 @@ cdef class Connection(EventSource):
             return
         self._closing = True
         self._reading = False
+        if self._tls is not None:
+            if not self._tls_ready:
+                # As asyncio's SSL transport: a handshake in progress is
+                # aborted, and what was written for after it is dropped.
+                return self._teardown(None)
+            _tls_close_notify(self)
+            if self._closed:
+                return
         if self._wq_size == 0:
-            self._teardown(None)
+            self._drained_closing()
         else:
             self._update_interest()
 
@@ -228,7 +299,12 @@ cdef class Connection(EventSource):
         if self._closing:
             return
         self._eof_sent = True
-        if self._wq_size == 0 and not self._connecting:
+        if self._tls is not None and self._tls_ready:
+            # TLS half-close (RFC 8446 6.1): close_notify, then the FIN.
+            _tls_close_notify(self)
+            if self._closed:
+                return
+        if self._wq_size == 0 and not self._connecting and (self._tls is None or self._tls_ready):
             self._shutdown_write()
         else:
             self._eof_pending = True
@@ -247,6 +323,10 @@ cdef class Connection(EventSource):
             return
         self._reading = True
         self._update_interest()
+        if self._held is not None or (self._tls is not None and self._tls.pending()):
+            # Input held back while paused: no epoll event will announce
+            # it. Delivered after this dispatch, never inside another one.
+            self._reactor._resumed.append(self)
 
     # ---- events -------------------------------------------------------------
 
@@ -255,11 +335,12 @@ cdef class Connection(EventSource):
         if not handler._buffered and _receives_into_own_buffer(handler):
             handler._buffered = True
         self._update_interest()
-        if not self._connecting:
+        if not self._connecting and not self._handshaking:
             self._call_connection_made()
         return 0
 
     cdef int _call_connection_made(self) except -1:
+        self._made = True
         try:
             result = self.handler.connection_made(self)
             if result is not None:
@@ -271,7 +352,7 @@ cdef class Connection(EventSource):
     cdef int _on_events(self, uint32_t events) except -1:
         if self._connecting:
             return self._on_connected()
-        if self._reading and events & (_epoll.EPOLLIN | _epoll.EPOLLHUP | _epoll.EPOLLERR):
+        if (self._reading or self._handshaking) and events & (_epoll.EPOLLIN | _epoll.EPOLLHUP | _epoll.EPOLLERR):
             self._on_readable()
             if self._closed:
                 return 0
@@ -283,6 +364,8 @@ cdef class Connection(EventSource):
         cdef Reactor reactor = self._reactor
         cdef Py_ssize_t n
         cdef int err
+        if self._tls is not None or self._proxy != NULL:
+            return _filtered_readable(self)
         if self.handler._buffered:
             return self._read_into_handler()
         while True:
@@ -298,9 +381,15 @@ cdef class Connection(EventSource):
         if n == 0:
             return self._on_eof()
         reactor._st_bytes_in += <uint64_t>n
+        return self._deliver(reactor._rbuf, n)
+
+    cdef int _deliver(self, const char *data, Py_ssize_t length) except -1:
+        # Received bytes (or decrypted plaintext) for the handler, with the
+        # connection corked: its writes go out in one send when it returns.
+        cdef Reactor reactor = self._reactor
         _cork_begin(reactor, self)
         try:
-            self.handler.buffer_received(reactor._rbuf, n)
+            self.handler.buffer_received(data, length)
         except BaseException as exc:
             # What the handler wrote before raising was accepted: it goes
             # out, as it would have without the cork.
@@ -308,25 +397,50 @@ cdef class Connection(EventSource):
             return reactor._callback_error(exc, "Exception in data_received()", self)
         return _cork_end(reactor, self)
 
+    cdef Py_ssize_t _deliver_copy(self, const char *data, Py_ssize_t length) except -1:
+        # Bytes already in memory (after a PROXY header) for the handler:
+        # through get_buffer()/buffer_updated() for a handler that receives
+        # into its own buffer. How many it took: fewer if it paused or
+        # closed on the way.
+        cdef Py_buffer view
+        cdef Py_ssize_t used = 0, n
+        if not self.handler._buffered:
+            if self._reading and not self._closing:
+                self._deliver(data, length)
+                return length
+            return 0
+        while used < length and self._reading and not self._closing:
+            if not _handler_buffer(self, &view):
+                break
+            n = min(view.len, length - used)
+            memcpy(view.buf, data + used, n)
+            PyBuffer_Release(&view)
+            used += n
+            _buffer_updated(self, n)
+        return used
+
+    cdef int _on_resumed(self) except -1:
+        cdef Py_ssize_t used
+        held = self._held
+        if held is not None:
+            self._held = None
+            used = self._deliver_copy(PyBytes_AS_STRING(held), PyBytes_GET_SIZE(held))
+            if used < PyBytes_GET_SIZE(held) and not self._closing:
+                self._held = held[used:]
+        elif self._tls is not None and self._tls.pending():
+            _tls_input(self, NULL, 0)
+        return 0
+
     cdef int _read_into_handler(self) except -1:
         # asyncio.BufferedProtocol: recv() straight into the handler's
         # buffer, no bytes object per read.
         cdef Reactor reactor = self._reactor
-        cdef Handler handler = self.handler
         cdef Py_buffer view
         cdef Py_ssize_t n
         cdef int err = 0
+        if not _handler_buffer(self, &view):
+            return 0
         try:
-            buf = handler.get_buffer(-1)
-            if self._closed:
-                return 0             # the handler closed it instead
-            PyObject_GetBuffer(buf, &view, PyBUF_WRITABLE)
-        except BaseException as exc:
-            return reactor._callback_error(exc, "Exception in get_buffer()", self)
-        try:
-            if view.len <= 0:
-                return reactor._callback_error(
-                    RuntimeError("get_buffer() returned an empty buffer"), "Exception in get_buffer()", self)
             while True:
                 n = _posix.recv(self._fd, view.buf, view.len, 0)
                 if n >= 0 or errno != EINTR:
@@ -340,15 +454,7 @@ cdef class Connection(EventSource):
         if n == 0:
             return self._on_eof()
         reactor._st_bytes_in += <uint64_t>n
-        _cork_begin(reactor, self)
-        try:
-            result = handler.buffer_updated(n)
-            if result is not None:
-                _check_result(result, "buffer_updated")
-        except BaseException as exc:
-            _cork_end(reactor, self)
-            return reactor._callback_error(exc, "Exception in buffer_updated()", self)
-        return _cork_end(reactor, self)
+        return _buffer_updated(self, n)
 
     cdef int _on_eof(self) except -1:
         self._eof_received = True
@@ -377,6 +483,9 @@ cdef class Connection(EventSource):
         _disarm_deadline(self)           # the connect timeout, if any
         self._reactor._st_connected += 1
         self._update_interest()
+        if self._tls is not None:
+            # connection_made() waits for the handshake.
+            return _tls_start(self, self._tls, self._tls_handshake_timeout, self._tls_shutdown_timeout)
         self._call_connection_made()
         if not self._closed:
             # Writes and write_eof() made before the connection was up.
@@ -390,6 +499,11 @@ cdef class Connection(EventSource):
             # The handler never saw connection_made(): no timeout_expired()
             # either, the connect just fails.
             return self._fail(TimeoutError("connect() timed out"))
+        if self._handshaking:
+            return _handshake_expired(self)
+        if self._tls_closing:
+            # asyncio's SSL transport reports this too.
+            return self._fail(TimeoutError("SSL shutdown timed out"))
         try:
             keep = self.handler.timeout_expired()
             if keep is not None:
@@ -404,21 +518,33 @@ cdef class Connection(EventSource):
 
     cdef int _write(self, const char *data, Py_ssize_t length, object owner) except -1:
         cdef Reactor reactor = self._reactor
-        cdef Py_ssize_t sent
         if self._closed or length <= 0:
             return 0
         if self._eof_sent:
             raise RuntimeError("write after write_eof()")
+        if self._tls is not None:
+            return _tls_write(self, data, length, owner)
         if self._wq_size == 0 and reactor._cork_conn is self:
             if _cork_add(reactor, data, length):
                 return 0
             _cork_flush(reactor)
             if self._closed:
                 return 0
-        if self._deferred or (self._wq_size == 0 and _may_defer(reactor, self, length)):
+        return self._raw_write(data, length, owner)
+
+    cdef int _raw_write(self, const char *data, Py_ssize_t length, object owner) except -1:
+        # Bytes for the socket (plaintext, or a TLS engine's records): sent
+        # now as far as the kernel takes them, the rest queued in order.
+        # ``owner`` is a bytes object holding ``data``, or None. A TLS
+        # connection defers plaintext, not records (_tlsfilter.pxi).
+        cdef Py_ssize_t sent
+        if self._closed:
+            return 0
+        if self._tls is None and (self._deferred or
+                                  (self._wq_size == 0 and _may_defer(self._reactor, self, length))):
             # Waits for the end of the iteration (_cork.pxi), with what else
             # is written to this connection until then.
-            _defer(reactor, self)
+            _defer(self._reactor, self)
         elif self._wq_size == 0 and not self._connecting:
             sent = self._send_now(data, length)
             if sent < 0 or sent == length:
@@ -465,6 +591,10 @@ cdef class Connection(EventSource):
             self._wq_size += PyBytes_GET_SIZE(data) - skip
         if not self._deferred:
             self._update_interest()
+        if self._tls is not None:
+            # Inside the engine's sink: pause_writing() (user code that may
+            # write) waits until the engine call returns (_tls_encrypt).
+            return 0
         return self._maybe_pause_writing()
 
     cdef int _flush_queue(self) except -1:
@@ -592,7 +722,7 @@ cdef class Connection(EventSource):
 
     cdef int _update_interest(self) except -1:
         cdef uint32_t want = 0
-        if self._reading:
+        if self._reading or self._handshaking:
             want |= _epoll.EPOLLIN
         # A deferred queue is flushed at the end of the iteration: no
         # EPOLLOUT for it until that flush leaves something behind.
@@ -611,11 +741,18 @@ cdef class Connection(EventSource):
                 return self._reactor._callback_error(exc, "Exception in resume_writing()", self)
         if self._wq_size == 0 and not self._closed and not self._connecting:
             if self._closing:
-                return self._teardown(None)
-            if self._eof_pending:
+                return self._drained_closing()
+            if self._eof_pending and (self._tls is None or self._tls_ready):
                 self._eof_pending = False
                 self._shutdown_write()
         return 0
+
+    cdef int _drained_closing(self) except -1:
+        # close() was called and everything is sent: the end, or with TLS
+        # the wait for the peer's close_notify.
+        if self._tls is None or self._tls_peer_closed:
+            return self._teardown(None)
+        return _tls_await_close_notify(self)
 
     cdef int _maybe_pause_writing(self) except -1:
         if not self._write_paused and self._wq_size > self._high_water and not self._closed:
@@ -647,6 +784,10 @@ cdef class Connection(EventSource):
         self._closed = True
         self._closing = True
         self._reading = False
+        self._handshaking = False
+        self._tls_pending = None
+        self._held = None
+        _proxy_release(self)
         _disarm_deadline(self)
         _cork_drop(reactor, self)
         if self._transport_socket is not None:
@@ -676,20 +817,55 @@ cdef class Connection(EventSource):
         # reference counting, not left to the cyclic GC.
         self.handler = None
         self._lost_exc = None
-        if handler is None:
-            return 0
-        try:
-            result = handler.connection_lost(exc)
-            if result is not None:
-                _check_result(result, "connection_lost")
-        except BaseException as err:
-            self._reactor._callback_error(err, "Exception in connection_lost()", None)
+        if handler is not None:
+            try:
+                result = handler.connection_lost(exc)
+                if result is not None:
+                    _check_result(result, "connection_lost")
+            except BaseException as err:
+                self._reactor._callback_error(err, "Exception in connection_lost()", None)
+        # The TLS session (OpenSSL's state, ~15 KB) goes with the connection
+        # callbacks: connection_lost() may still ask for the peer's certificate.
+        self._tls = None
         return 0
 
 
 @cython.final
 cdef class _FileRegion:
     pass
+
+
+cdef int _handler_buffer(Connection conn, Py_buffer *view) except -1:
+    """The handler's get_buffer() as a writable view: 1, or 0 when it
+    failed (reported: the connection is lost) or closed the connection."""
+    cdef Reactor reactor = conn._reactor
+    try:
+        buf = conn.handler.get_buffer(-1)
+        if conn._closed:
+            return 0
+        PyObject_GetBuffer(buf, view, PyBUF_WRITABLE)
+    except BaseException as exc:
+        reactor._callback_error(exc, "Exception in get_buffer()", conn)
+        return 0
+    if view.len <= 0:
+        PyBuffer_Release(view)
+        reactor._callback_error(RuntimeError("get_buffer() returned an empty buffer"),
+                                "Exception in get_buffer()", conn)
+        return 0
+    return 1
+
+
+cdef int _buffer_updated(Connection conn, Py_ssize_t n) except -1:
+    cdef Reactor reactor = conn._reactor
+    _cork_begin(reactor, conn)
+    try:
+        result = conn.handler.buffer_updated(n)
+        if result is not None:
+            _check_result(result, "buffer_updated")
+    except BaseException as exc:
+        _cork_end(reactor, conn)
+        return reactor._callback_error(exc, "Exception in buffer_updated()", conn)
+    return _cork_end(reactor, conn)
 
 
 cdef object _as_bytes(object data):

@@ -7,12 +7,16 @@
 #    (_cork_begin/_cork_end around buffer_received/buffer_updated).
 # 2. A write to it is copied into the cork only while nothing is queued
 #    (order), it is at most CORK_MAX_WRITE (copying more would cost more
-#    than the syscall it saves) and it fits CORK_CAPACITY.
+#    than the syscall it saves) and it fits CORK_CAPACITY. A TLS
+#    connection's cork holds plaintext, and may fill while records are
+#    queued: everything is encrypted in order, and the records are sent in
+#    order (_tlsfilter.pxi).
 # 3. Anything that must keep byte order with what is corked first flushes
 #    the cork (_cork_release): a larger write, writelines(), close(),
 #    write_eof(). get_write_buffer_size() counts corked bytes.
 # 4. When the handler returns, or raises, the cork is flushed: one send(),
-#    and the unsent tail is queued like any other write.
+#    and the unsent tail is queued like any other write. With TLS: one
+#    engine call, i.e. full records and one send().
 # 5. A connection torn down while corked drops what is corked (_cork_drop):
 #    abort() discards unsent data anyway.
 #
@@ -24,7 +28,8 @@
 # before the loop sleeps again. An app that writes a response head and its
 # body separately costs one send, not two. Writes larger than CORK_MAX_WRITE
 # go out at once (after what is deferred, to keep the order), and nothing is
-# deferred while the reactor is not running.
+# deferred while the reactor is not running. A TLS connection defers the
+# plaintext, so that what it gathers becomes full records.
 
 cdef enum:
     CORK_CAPACITY = 64 * 1024
@@ -58,6 +63,8 @@ cdef int _cork_flush(Reactor reactor) except -1:
     reactor._cork_len = 0
     if conn is None or length == 0 or conn._closed:
         return 0
+    if conn._tls is not None:
+        return _tls_encrypt(conn, reactor._cork_buf, length)
     sent = conn._send_now(reactor._cork_buf, length)
     if 0 <= sent < length:
         conn._queue(PyBytes_FromStringAndSize(reactor._cork_buf + sent, length - sent), 0)
@@ -103,6 +110,10 @@ cdef int _flush_deferred(Reactor reactor) except -1:
         reactor._deferred = []
         for conn in deferred:
             conn._deferred = False
-            if conn._wq_size and not conn._closed:
+            if conn._closed:
+                continue
+            if conn._tls is not None:
+                _tls_encrypt_pending(conn)       # TLS defers plaintext: one engine call
+            elif conn._wq_size:
                 conn._flush_queue()
     return 0

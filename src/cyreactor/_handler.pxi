@@ -54,6 +54,9 @@ cdef class Handler:
             _check_result(result, "data_received")
         return 0
 
+    cdef object tls_refusal(self, object exc):
+        return None
+
 
 cdef object _BASE_GET_BUFFER = getattr(Handler, "get_buffer")
 

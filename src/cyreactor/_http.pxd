@@ -222,6 +222,7 @@ cdef class HttpProtocol(Handler):
     # app interface asks this.
     cdef tuple _client_scheme(self, object headers)
     cdef int _shutdown(self) except -1
+    cdef object tls_refusal(self, object exc)
     cdef bint _idle(self) noexcept
 
     # Hooks for the subclasses; the parser's results are in self._p.

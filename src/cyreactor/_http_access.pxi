@@ -41,8 +41,7 @@ cdef list _fields(const char *base, const HeaderSlot *slots, Py_ssize_t n):
 
 
 cdef str _connection_scheme(Connection conn):
-    # A TLS connection reports its SSL object as asyncio's transports do.
-    return "https" if conn is not None and conn.get_extra_info("ssl_object") is not None else "http"
+    return "https" if conn is not None and conn.is_tls() else "http"
 
 
 cdef tuple _resolve_client(ServerCore core, Connection conn, object headers):

@@ -408,6 +408,13 @@ cdef class HttpProtocol(Handler):
             self._finish_connection(False)
         return 0
 
+    cdef object tls_refusal(self, object exc):
+        # Plain HTTP sent to the TLS port gets a 400 in the clear before the
+        # close, as nginx answers it.
+        if getattr(exc, "reason", None) == "HTTP_REQUEST":
+            return _error_response(400, "plain HTTP request sent to the HTTPS port")
+        return None
+
     cdef bint _idle(self) noexcept:
         return ((self._p.state == S_START or self._p.state == S_DONE)
                 and not self._stash_len and not self._blocked)

@@ -1,6 +1,7 @@
 # Listener: a listening socket. Accepts in batches with accept4(2), keeps the
-# peer address the kernel hands over, and sets itself aside while the
-# process is out of descriptors.
+# peer address the kernel hands over, sets itself aside while the process is
+# out of descriptors, and puts each connection through the stage its
+# listen() asked for (a PROXY header, a TLS handshake: _handshake.pxi).
 
 
 @cython.final
@@ -86,9 +87,12 @@ cdef class Listener(EventSource):
                 _posix.setsockopt(fd, _posix.IPPROTO_TCP, _posix.TCP_NODELAY, &one, sizeof(one))
             reactor._st_accepted += 1
             conn = reactor._new_connection(fd)
+            conn._accepted = True
             if self._tcp:
                 conn._peer_addr = peer
             try:
+                if self._sslcontext is not None or self._proxy_protocol:
+                    _accept_handshake(conn, self)
                 handler = self._factory()
                 if not isinstance(handler, Handler):
                     raise TypeError(f"handler factory returned {type(handler).__name__}, not a cyreactor.Handler")
@@ -101,7 +105,8 @@ cdef class Listener(EventSource):
         return 0
 
     def __repr__(self):
-        return f"<Listener {self._sockname!r} fd={self._fd}>"
+        extra = (" proxy_protocol" if self._proxy_protocol else "") + (" tls" if self._sslcontext is not None else "")
+        return f"<Listener {self._sockname!r} fd={self._fd}{extra}>"
 
 
 cdef object _socket_file_id(object path):

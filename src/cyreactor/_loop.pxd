@@ -9,6 +9,8 @@ cimport cython
 from libc.stdint cimport uint32_t, uint64_t
 
 from cyreactor cimport _epoll, _posix
+from cyreactor._proxyproto cimport ProxyParser
+from cyreactor._tls cimport TLSEngine
 
 
 cdef class Reactor
@@ -40,6 +42,13 @@ cdef class Handler:
     # what must outlive it. The default wraps it in ``bytes`` and calls
     # data_received(); a Cython handler overrides it to parse in place.
     cdef int buffer_received(self, const char *data, Py_ssize_t length) except -1
+
+    # The TLS handshake of an accepted connection failed before
+    # connection_made() (``exc``, an ssl.SSLError): bytes to send in the
+    # clear before the connection closes, or None (the default). The HTTP
+    # server answers plain HTTP sent to its TLS port with a 400, as nginx
+    # does (``exc.reason == "HTTP_REQUEST"``).
+    cdef object tls_refusal(self, object exc)
 
 
 # ---- callbacks -------------------------------------------------------------
@@ -116,6 +125,12 @@ cdef class Listener(EventSource):
     cdef object _factory
     cdef bint _tcp
     cdef bint _accept_paused
+    # What each accepted connection goes through before connection_made():
+    # a PROXY protocol header, a TLS handshake (_handshake.pxi).
+    cdef object _sslcontext
+    cdef bint _proxy_protocol
+    cdef double _handshake_timeout
+    cdef double _ssl_shutdown_timeout
     cdef object _sockname
     cdef object _unix_path           # the path we bound, or None (abstract, inherited)
     cdef object _unix_inode          # (st_dev, st_ino) of that socket file
@@ -149,6 +164,27 @@ cdef class Connection(EventSource):
     cdef bint _eof_sent
     cdef bint _write_paused
     cdef bint _deferred              # in Reactor._deferred, EPOLLOUT not armed for it
+    cdef bint _accepted              # from a Listener (not connect())
+    cdef bint _made                  # connection_made() has run
+
+    # Filters between the socket and the handler (_handshake.pxi, _tls.pxi).
+    # A PROXY protocol header still to come: its parser, freed once done.
+    cdef ProxyParser *_proxy
+    # TLS: the engine (None for plaintext) and where the connection is in
+    # the TLS lifecycle.
+    cdef TLSEngine _tls
+    cdef bint _handshaking           # a PROXY header or TLS handshake is in progress
+    cdef bint _tls_ready             # the TLS handshake is complete
+    cdef bint _tls_peer_closed       # the peer's close_notify, or EOF, was seen
+    cdef bint _tls_closing           # close_notify sent, waiting for the peer's
+    cdef double _tls_handshake_timeout  # connect(ssl=): armed once the TCP connect is done
+    cdef double _tls_shutdown_timeout
+    # Plaintext written but not yet encrypted: before the handshake ended,
+    # or outside the connection's own read event until the end of the
+    # iteration (_cork.pxi's deferred writes); encrypted in order, first.
+    cdef list _tls_pending
+    # Plaintext after a PROXY header that arrived while reading was paused.
+    cdef bytes _held
 
     # Unsent data: bytes objects (and _FileRegions) in _wq from index
     # _wq_head on, the first partly sent up to _wq_offset; _wq_size counts
@@ -173,6 +209,10 @@ cdef class Connection(EventSource):
     cdef object _lost_exc
 
     # C-level API for Cython handlers (the Python methods are wrappers).
+    # True once the connection's TLS handshake has completed: what the
+    # handler reads and writes is encrypted on the wire.
+    cdef inline bint is_tls(self) noexcept:
+        return self._tls_ready
     cdef int write_buffer(self, const char *data, Py_ssize_t length) except -1
     cdef int write_object(self, object data) except -1
     cpdef set_timeout(self, double seconds)
@@ -187,9 +227,13 @@ cdef class Connection(EventSource):
     cdef int _call_connection_made(self) except -1
     cdef int _on_readable(self) except -1
     cdef int _read_into_handler(self) except -1
+    cdef int _deliver(self, const char *data, Py_ssize_t length) except -1
+    cdef Py_ssize_t _deliver_copy(self, const char *data, Py_ssize_t length) except -1
+    cdef int _on_resumed(self) except -1
     cdef int _on_connected(self) except -1
     cdef int _on_eof(self) except -1
     cdef int _write(self, const char *data, Py_ssize_t length, object owner) except -1
+    cdef int _raw_write(self, const char *data, Py_ssize_t length, object owner) except -1
     cdef Py_ssize_t _send_now(self, const char *data, Py_ssize_t length) except -2
     cdef int _queue(self, object data, Py_ssize_t skip) except -1
     cdef int _flush_queue(self) except -1
@@ -198,6 +242,7 @@ cdef class Connection(EventSource):
     cdef int _region_done(self, _FileRegion region, object exc) except -1
     cdef int _update_interest(self) except -1
     cdef int _after_write(self) except -1
+    cdef int _drained_closing(self) except -1
     cdef int _maybe_pause_writing(self) except -1
     cdef int _shutdown_write(self) except -1
     cdef int _fail(self, object exc) except -1
@@ -212,6 +257,13 @@ cdef class Reactor:
     cdef int _max_events
     cdef char *_rbuf
     cdef Py_ssize_t _rbuf_size
+    # Where TLS connections decrypt into before the handler sees it: one per
+    # reactor, as large as the read buffer, allocated with the first one.
+    cdef char *_plain
+    # Connections that resumed reading with input held back (ciphertext the
+    # TLS engine stashed, plaintext after a PROXY header): delivered after
+    # the dispatch, never inside another delivery.
+    cdef list _resumed
     cdef list _registry              # fd -> EventSource or None
     cdef uint32_t _generation
     # Tokens of sources closed while the current batch is dispatched: their
@@ -277,6 +329,8 @@ cdef class Reactor:
     cdef uint64_t _st_callback_errors
     cdef uint64_t _st_timeouts
     cdef uint64_t _st_epoll_rebuilds
+    cdef uint64_t _st_tls_handshakes
+    cdef uint64_t _st_handshake_failures
 
     cdef int _check_open(self) except -1
     cdef int _check_thread(self) except -1
@@ -291,6 +345,7 @@ cdef class Reactor:
     cdef int _run_timers(self) except -1
     cdef int _run_ready(self) except -1
     cdef int _run_lost(self) except -1
+    cdef int _run_resumed(self) except -1
     cdef uint64_t _register(self, int fd, EventSource source) except 0
     cdef int _ctl(self, int op, int fd, uint32_t events, uint64_t token) except -1
     cdef int _source_closed(self, EventSource source) except -1

@@ -13,6 +13,9 @@ Readiness contract (epoll(7)), the rules every event source follows:
   of the batch. Accepts are batched (``ACCEPT_BATCH``) for the same reason.
 - EPOLLHUP and EPOLLERR are hints: a connection confirms them with the read
   (which returns 0 or the error) or the write it was going to make anyway.
+- Input that no epoll event will announce -- ciphertext a TLS engine stashed,
+  plaintext after a PROXY header, held while the handler paused reading --
+  is delivered once it resumes, after the dispatch (``Reactor._resumed``).
 - Every descriptor leaves the epoll set (EPOLL_CTL_DEL) before it is
   closed: a registration belongs to the open file, not the descriptor
   number, and would outlive a close while another process (a fork child)
@@ -37,12 +40,19 @@ from libc.stdlib cimport free, malloc
 from libc.string cimport memcpy, strerror
 
 from cyreactor cimport _cpython, _epoll, _posix
+from cyreactor._address cimport sockaddr_to_address
+from cyreactor._proxyproto cimport (
+    PP_DEFAULT_MAX_V2_SIZE, PP_ERROR, PP_NEED_MORE, ProxyParser, proxy_address, proxy_error, proxy_feed,
+    proxy_free, proxy_init,
+)
+from cyreactor._tls cimport TLS_CLOSED, TLS_HANDSHAKE_DONE, TLS_WANT_READ, TLSEngine
 
 import errno as _errno_mod
 import logging
 import os
 import signal as _signal
 import socket as _socket
+import ssl as _sslmod
 import stat as _stat
 import sys
 import threading
@@ -95,6 +105,8 @@ include "_deadlines.pxi"
 include "_source.pxi"
 include "_cork.pxi"
 include "_connection.pxi"
+include "_handshake.pxi"
+include "_tlsfilter.pxi"
 include "_listener.pxi"
 include "_signals.pxi"
 include "_reactor.pxi"

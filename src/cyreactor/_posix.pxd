@@ -1,5 +1,6 @@
 # POSIX and Linux declarations Cython does not ship: sockets with accept4 and
-# the SOCK_* creation flags, eventfd, pipe2, clock_gettime. Used as _posix.NAME.
+# the SOCK_* creation flags, addresses, eventfd, pipe2, clock_gettime. Used as
+# _posix.NAME.
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from posix.types cimport off_t, time_t
 
@@ -19,10 +20,12 @@ cdef extern from "<sys/socket.h>" nogil:
         size_t iov_len
 
     enum:
+        AF_UNSPEC
         AF_INET
         AF_INET6
         AF_UNIX
         SOCK_STREAM
+        SOCK_DGRAM
         SOCK_NONBLOCK
         SOCK_CLOEXEC
         SOL_SOCKET
@@ -72,6 +75,7 @@ cdef extern from "<netinet/in.h>" nogil:
         uint32_t sin6_scope_id
 
     uint16_t ntohs(uint16_t)
+    uint16_t htons(uint16_t)
     uint32_t ntohl(uint32_t)
 
 
@@ -79,6 +83,7 @@ cdef extern from "<arpa/inet.h>" nogil:
     enum:
         INET6_ADDRSTRLEN
     const char *inet_ntop(int af, const void *src, char *dst, socklen_t size)
+    int inet_pton(int af, const char *src, void *dst)
 
 
 cdef extern from "<netinet/tcp.h>" nogil:

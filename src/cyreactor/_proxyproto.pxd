@@ -32,18 +32,6 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from cyreactor cimport _posix
 
 
-# Declarations _posix.pxd does not have yet (others are editing it; these
-# belong there when the parser is wired into the reactor).
-cdef extern from "<sys/socket.h>" nogil:
-    enum:
-        AF_UNSPEC
-        SOCK_DGRAM
-
-cdef extern from "<arpa/inet.h>" nogil:
-    int inet_pton(int af, const char *src, void *dst)
-    uint16_t htons(uint16_t)
-
-
 cdef enum:
     PP_NEED_MORE = 0
     PP_DONE = 1

@@ -20,6 +20,8 @@ from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdlib cimport free, realloc
 from libc.string cimport memcmp, memcpy, memset
 
+from cyreactor._address cimport sockaddr_to_address
+
 cimport cython
 
 import enum
@@ -106,7 +108,7 @@ cdef void proxy_init(ProxyParser *p, Py_ssize_t max_v2_size) noexcept nogil:
     p.max_v2_size = max_v2_size
     p.state = S_PARSING
     p.event = PP_NEED_MORE
-    p.family = AF_UNSPEC
+    p.family = _posix.AF_UNSPEC
 
 
 cdef void proxy_free(ProxyParser *p) noexcept nogil:
@@ -233,7 +235,7 @@ cdef bint _ipv6(const char *s, Py_ssize_t n, void *out) noexcept nogil:
             return False
         text[i] = c
     text[n] = 0
-    return inet_pton(_posix.AF_INET6, text, out) == 1
+    return _posix.inet_pton(_posix.AF_INET6, text, out) == 1
 
 
 cdef int _port(const char *s, Py_ssize_t n) noexcept nogil:
@@ -295,8 +297,8 @@ cdef int _parse_v1(ProxyParser *p, const char *h, Py_ssize_t n) noexcept nogil:
     if sport < 0 or dport < 0:
         return _err(p, PE_V1_PORT)
     # sin_port and sin6_port share their offset.
-    p.src.sin6_port = htons(<uint16_t>sport)
-    p.dst.sin6_port = htons(<uint16_t>dport)
+    p.src.sin6_port = _posix.htons(<uint16_t>sport)
+    p.dst.sin6_port = _posix.htons(<uint16_t>dport)
     p.family = family
     p.transport = _posix.SOCK_STREAM
     return 0
@@ -435,7 +437,7 @@ cdef int _parse_v2(ProxyParser *p, const char *h, Py_ssize_t n) noexcept nogil:
         # Two 108-byte paths, read from the header by proxy_address().
         p.src.sin6_family = p.dst.sin6_family = _posix.AF_UNIX
         p.family = _posix.AF_UNIX
-    p.transport = _posix.SOCK_STREAM if transport == 1 else SOCK_DGRAM
+    p.transport = _posix.SOCK_STREAM if transport == 1 else _posix.SOCK_DGRAM
     p.tlv_off = PP_V2_PREAMBLE + block
     return _parse_tlvs(p, h, p.tlv_off, n)
 
@@ -450,7 +452,7 @@ cdef int _complete(ProxyParser *p, const char *h) noexcept nogil:
     else:
         ok = _parse_v2(p, h, p.header_len)
     if ok < 0:
-        p.family = AF_UNSPEC
+        p.family = _posix.AF_UNSPEC
         p.transport = 0
         return -1
     p.state = S_DONE
@@ -546,17 +548,12 @@ cdef object proxy_address(const ProxyParser *p, bint source):
     form -- ``(host, port)`` for AF_INET, ``(host, port, 0, 0)`` for
     AF_INET6, a path for AF_UNIX -- or None when the header carries none.
     AF_UNIX paths are read from the header: call before proxy_free()."""
-    cdef const _posix.sockaddr_in6 *a = &p.src if source else &p.dst
-    cdef const _posix.sockaddr_in *v4 = <const _posix.sockaddr_in *>a
-    cdef char text[_posix.INET6_ADDRSTRLEN]
-    if p.family == _posix.AF_INET:
-        _posix.inet_ntop(_posix.AF_INET, &v4.sin_addr, text, sizeof(text))
-        return (text.decode("ascii"), _posix.ntohs(v4.sin_port))
-    if p.family == _posix.AF_INET6:
-        _posix.inet_ntop(_posix.AF_INET6, &a.sin6_addr, text, sizeof(text))
-        return (text.decode("ascii"), _posix.ntohs(a.sin6_port), 0, 0)
-    if p.family == _posix.AF_UNIX and p.header != NULL:
+    if p.family == _posix.AF_UNIX:
+        if p.header == NULL:
+            return None
         return _unix_path(p.header + PP_V2_PREAMBLE + (0 if source else PP_UNIX_PATH))
+    if p.family == _posix.AF_INET or p.family == _posix.AF_INET6:
+        return sockaddr_to_address(&p.src if source else &p.dst)
     return None
 
 

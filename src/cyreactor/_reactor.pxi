@@ -22,6 +22,7 @@ cdef class Reactor:
         self._deferred = []
         self._timers = []
         self._lost = []
+        self._resumed = []
         self._signal_handlers = {}
         self._deadline_queues = []
         self._listeners = set()
@@ -51,6 +52,7 @@ cdef class Reactor:
             _close(self._epfd)
         free(self._events)
         free(self._rbuf)
+        free(self._plain)
         free(self._cork_buf)
 
     def __del__(self):
@@ -192,6 +194,8 @@ cdef class Reactor:
                     self._closed_in_batch.clear()
             if self._rebuild_needed:
                 self._rebuild_epoll()
+        if self._resumed:
+            self._run_resumed()
         if self._lost:
             self._run_lost()
         if self._deadline_queues:
@@ -207,7 +211,7 @@ cdef class Reactor:
     cdef int _compute_timeout_ms(self, double timeout) except? -2:
         cdef double delay, deadline, d
         cdef TimerHandle top
-        if self._ready or self._lost or self._deferred or self._stopping:
+        if self._ready or self._lost or self._deferred or self._resumed or self._stopping:
             return 0
         deadline = -1.0
         if self._timers:
@@ -255,6 +259,15 @@ cdef class Reactor:
         self._lost = []
         for conn in lost:
             conn._call_connection_lost()
+        return 0
+
+    cdef int _run_resumed(self) except -1:
+        cdef Connection conn
+        cdef list resumed = self._resumed
+        self._resumed = []
+        for conn in resumed:
+            if conn._reading and not conn._closed:
+                conn._on_resumed()
         return 0
 
     cdef int _run_ready(self) except -1:
@@ -636,12 +649,26 @@ cdef class Reactor:
 
     # ---- listening and connecting -------------------------------------
 
-    def listen(self, host, int port, handler_factory, *, int backlog=1024, bint reuse_port=False):
+    def listen(self, host, int port, handler_factory, *, int backlog=1024, bint reuse_port=False, ssl=None,
+               bint proxy_protocol=False, handshake_timeout=None, ssl_shutdown_timeout=None):
         """Listens on TCP ``host:port`` (IPv4 or IPv6; port 0 picks one) and
         calls ``handler_factory()`` for each accepted connection. Returns a
-        Listener; its ``sockname`` gives the bound address."""
+        Listener; its ``sockname`` gives the bound address.
+
+        ``ssl``: an ssl.SSLContext (server side, as asyncio takes it): each
+        connection is TLS, connection_made() follows the handshake, and the
+        handler sees plaintext. ``proxy_protocol``: each connection must
+        start with a PROXY protocol v1 or v2 header (HAProxy's spec), whose
+        client address becomes its peername; one without is closed. The
+        header and the handshake must complete within
+        ``handshake_timeout`` seconds of the accept (default 10); a
+        connection that fails either closes quietly (logged at debug level,
+        counted in stats()["handshake_failures"]): its handler hears
+        nothing. ``ssl_shutdown_timeout``: how long close() waits for the
+        peer's close_notify (default 30, asyncio's)."""
         _check_callback(handler_factory, "listen")
         self._check_open()
+        stage = _stage_settings(ssl, proxy_protocol, handshake_timeout, ssl_shutdown_timeout)
         infos = _socket.getaddrinfo(host, port, _socket.AF_UNSPEC, _socket.SOCK_STREAM, 0, _socket.AI_PASSIVE)
         family, _, proto, _, address = infos[0]
         sock = _socket.socket(family, _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC, proto)
@@ -656,14 +683,17 @@ cdef class Reactor:
         except BaseException:
             sock.close()
             raise
-        return self._add_listener(sock, handler_factory, None, None)
+        return self._add_listener(sock, handler_factory, None, None, stage)
 
-    def listen_unix(self, path, handler_factory, *, int backlog=1024):
+    def listen_unix(self, path, handler_factory, *, int backlog=1024, ssl=None, bint proxy_protocol=False,
+                    handshake_timeout=None, ssl_shutdown_timeout=None):
         """Listens on a Unix stream socket at ``path`` (a file removed on
         close, or a Linux abstract name starting with a NUL). A stale socket
-        file nobody listens on is replaced."""
+        file nobody listens on is replaced. ``ssl``, ``proxy_protocol`` and
+        the timeouts as for listen()."""
         _check_callback(handler_factory, "listen_unix")
         self._check_open()
+        stage = _stage_settings(ssl, proxy_protocol, handshake_timeout, ssl_shutdown_timeout)
         abstract = _is_abstract(path)
         if not abstract:
             _remove_stale_socket_file(path)
@@ -675,25 +705,30 @@ cdef class Reactor:
             sock.close()
             raise
         if abstract:
-            return self._add_listener(sock, handler_factory, None, None)
-        return self._add_listener(sock, handler_factory, path, _socket_file_id(path))
+            return self._add_listener(sock, handler_factory, None, None, stage)
+        return self._add_listener(sock, handler_factory, path, _socket_file_id(path), stage)
 
-    def listen_socket(self, sock, handler_factory, *, int backlog=1024):
+    def listen_socket(self, sock, handler_factory, *, int backlog=1024, ssl=None, bint proxy_protocol=False,
+                      handshake_timeout=None, ssl_shutdown_timeout=None):
         """Serves an already bound socket (inherited, from systemd socket
         activation, made by hand): TCP or Unix stream. The reactor takes it
         over (``sock`` is detached) and closes it with the listener; it
-        calls listen() on it if nobody did."""
+        calls listen() on it if nobody did. ``ssl``, ``proxy_protocol`` and
+        the timeouts as for listen()."""
         _check_callback(handler_factory, "listen_socket")
         self._check_open()
+        stage = _stage_settings(ssl, proxy_protocol, handshake_timeout, ssl_shutdown_timeout)
         if sock.type != _socket.SOCK_STREAM:
             raise ValueError(f"a stream socket is needed, not {sock!r}")
         sock.setblocking(False)
         if not sock.getsockopt(_socket.SOL_SOCKET, _socket.SO_ACCEPTCONN):
             sock.listen(backlog)
-        return self._add_listener(sock, handler_factory, None, None)
+        return self._add_listener(sock, handler_factory, None, None, stage)
 
-    def _add_listener(self, sock, handler_factory, unix_path, unix_inode):
+    def _add_listener(self, sock, handler_factory, unix_path, unix_inode, tuple stage):
         cdef Listener listener = Listener.__new__(Listener, _PRIVATE)
+        listener._sslcontext, listener._proxy_protocol, listener._handshake_timeout, \
+            listener._ssl_shutdown_timeout = stage
         try:
             listener._tcp = sock.family in (_socket.AF_INET, _socket.AF_INET6)
             sockname = sock.getsockname()
@@ -739,17 +774,41 @@ cdef class Reactor:
             listener._resume_accepting()
         return 0
 
-    def connect(self, host, int port, handler_factory, *, timeout=None):
+    def connect(self, host, int port, handler_factory, *, timeout=None, ssl=None, server_hostname=None,
+                handshake_timeout=None, ssl_shutdown_timeout=None):
         """Opens an outbound TCP connection to the first address ``host``
         resolves to (resolution blocks: pass an IP address on a busy loop).
         Returns the Connection at once; ``connection_made()`` follows when it
         is established, or ``connection_lost(exc)`` alone if it fails —
-        with ``TimeoutError`` if ``timeout`` seconds pass first."""
+        with ``TimeoutError`` if ``timeout`` seconds pass first.
+
+        ``ssl``: an ssl.SSLContext (client side; True: the default context,
+        ``ssl.create_default_context()``), as asyncio's create_connection()
+        takes it: connection_made() follows the handshake, which must
+        complete within ``handshake_timeout`` seconds of the connect
+        (default 10; ``ConnectionAbortedError`` otherwise), and a failed
+        handshake is ``connection_lost(exc)`` alone with the ssl.SSLError.
+        ``server_hostname``: the name the certificate is checked against and
+        sent as SNI (default ``host``; "" sends none and checks none, which
+        the context must allow)."""
         cdef int fd, err
         cdef Connection conn
+        cdef TLSEngine engine = None
         cdef double limit = 0.0 if timeout is None else _checked_delay(timeout, "timeout")
+        cdef double handshake = _positive_delay(handshake_timeout, DEFAULT_HANDSHAKE_TIMEOUT, "handshake_timeout")
+        cdef double shutdown = _positive_delay(ssl_shutdown_timeout, DEFAULT_SSL_SHUTDOWN_TIMEOUT,
+                                               "ssl_shutdown_timeout")
         _check_callback(handler_factory, "connect")
         self._check_open()
+        if ssl is not None:
+            if ssl is True:
+                ssl = _sslmod.create_default_context()
+            if server_hostname is None:
+                server_hostname = host
+            engine = _new_engine(ssl, False, server_hostname or None)
+        elif server_hostname is not None or handshake_timeout is not None or ssl_shutdown_timeout is not None:
+            raise ValueError("server_hostname, handshake_timeout and ssl_shutdown_timeout are only "
+                             "meaningful with ssl")
         family, _, proto, _, address = _socket.getaddrinfo(host, port, _socket.AF_UNSPEC, _socket.SOCK_STREAM)[0]
         sock = _socket.socket(family, _socket.SOCK_STREAM | _socket.SOCK_NONBLOCK | _socket.SOCK_CLOEXEC, proto)
         try:
@@ -768,6 +827,10 @@ cdef class Reactor:
         conn = self._new_connection(fd)
         conn._peername = address
         conn._connecting = True
+        if engine is not None:
+            _tls_attach(conn, engine, shutdown)
+            conn._tls_handshake_timeout = handshake
+            conn._handshaking = True
         conn._start(<Handler>handler)
         if limit > 0.0:
             conn.set_timeout(limit)
@@ -797,6 +860,8 @@ cdef class Reactor:
             "timers": len(self._timers) - self._timers_cancelled,
             "listeners": len(self._listeners),
             "epoll_rebuilds": self._st_epoll_rebuilds,
+            "tls_handshakes": self._st_tls_handshakes,
+            "handshake_failures": self._st_handshake_failures,
         }
 
     def connections(self):

@@ -1,5 +1,6 @@
 # Errno to exceptions, the clock, closing descriptors, and addresses: the
-# small C helpers every other part of the reactor uses.
+# small C helpers every other part of the reactor uses (the sockaddr
+# conversion is _address.pxd's, shared with the PROXY protocol parser).
 
 
 cdef inline object _os_error(int err):
@@ -36,21 +37,6 @@ cdef object _sockinfo(int fd, bint peer):
         return None
     finally:
         sock.detach()
-
-
-cdef object _sockaddr_to_address(const _posix.sockaddr_in6 *addr):
-    """The socket module's form of an IPv4/IPv6 address kept from accept4()."""
-    cdef char text[_posix.INET6_ADDRSTRLEN]
-    cdef const _posix.sockaddr_in *v4
-    if addr.sin6_family == _posix.AF_INET:
-        v4 = <const _posix.sockaddr_in *>addr
-        _posix.inet_ntop(_posix.AF_INET, &v4.sin_addr, text, sizeof(text))
-        return (text.decode("ascii"), _posix.ntohs(v4.sin_port))
-    if addr.sin6_family == _posix.AF_INET6:
-        _posix.inet_ntop(_posix.AF_INET6, &addr.sin6_addr, text, sizeof(text))
-        return (text.decode("ascii"), _posix.ntohs(addr.sin6_port),
-                _posix.ntohl(addr.sin6_flowinfo), addr.sin6_scope_id)
-    return None
 
 
 cdef double _checked_delay(object value, str what) except? -1.0:

@@ -36,7 +36,10 @@
 #       consumed). Later, engine.pending() says read() has something without
 #       new input (stashed ciphertext, decrypted plaintext not yet taken):
 #       call read() with length 0 from the event loop, never from inside
-#       another delivery that uses the same plaintext buffer.
+#       another delivery that uses the same plaintext buffer. Conversely,
+#       once the window is empty, engine.wants_input() says another read()
+#       could only return TLS_WANT_READ (nothing buffered, no failure or
+#       close_notify left to report): the owner may skip that call.
 #
 #   recv() returned 0: engine.feed_eof(), then read() as above: TLS_CLOSED if
 #       close_notify had come, ssl.SSLEOFError if the stream was truncated or
@@ -126,6 +129,7 @@ cdef class TLSEngine:
     cdef int stash(self, const char *data, Py_ssize_t length) except -1
     cpdef int feed_eof(self) except -1
     cdef bint pending(self) noexcept
+    cdef bint wants_input(self) noexcept
     cdef int write(self, const char *data, Py_ssize_t length) except -1
     cpdef int shutdown(self) except -1
     cpdef object get_extra_info(self, str name, object default=*)

@@ -339,6 +339,12 @@ cdef class TLSEngine:
         return (self._io.stash_end > self._io.stash_start
                 or (self._handshake_done and _openssl.SSL_pending(self._ssl) > 0))
 
+    cdef bint wants_input(self) noexcept:
+        return (self._handshake_done and not self._failed and not self._peer_closed
+                and self._deferred is None and not self._io.eof
+                and self._io.stash_end == self._io.stash_start
+                and not _openssl.SSL_has_pending(self._ssl))
+
     cdef int write(self, const char *data, Py_ssize_t length) except -1:
         cdef _Frame saved
         if length <= 0:

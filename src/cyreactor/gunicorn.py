@@ -9,8 +9,10 @@ worker notifies the arbiter from a loop timer, so a worker stuck in the app
 is killed after ``--timeout``), ``--max-requests`` (with its jitter: the
 worker stops accepting, finishes, and exits so the arbiter starts a fresh
 one), ``--keep-alive``, ``--worker-connections`` (the connection cap) and
-``--threads`` (the WSGI thread pool, when more than 1). An ASGI app's
-lifespan runs in each worker.
+``--threads`` (the WSGI thread pool, when more than 1) and its TLS
+settings (``--certfile``, ``--keyfile``, ``--ca-certs``, ``--cert-reqs``,
+``--ciphers``; ALPN offers ``http/1.1`` only). An ASGI app's lifespan runs
+in each worker.
 """
 import os
 import signal
@@ -19,7 +21,7 @@ import sys
 from gunicorn.arbiter import Arbiter
 from gunicorn.workers.base import Worker as _GunicornWorker
 
-from cyreactor import apps, http, sockets
+from cyreactor import apps, http, sockets, tlsconfig
 
 __all__ = ["Worker"]
 
@@ -47,7 +49,7 @@ class Worker(_GunicornWorker):
         try:
             http.serve(self.wsgi, interface=interface,
                        threads=cfg.threads if interface == "wsgi" and cfg.threads > 1 else 0,
-                       sockets=socks, setup=self._setup,
+                       sockets=socks, setup=self._setup, ssl=self._ssl_context(),
                        max_requests=self.max_requests if self.max_requests < sys.maxsize else 0,
                        keepalive_timeout=float(max(cfg.keepalive, 1)),
                        shutdown_timeout=float(max(cfg.graceful_timeout, 0.1)),
@@ -55,6 +57,18 @@ class Worker(_GunicornWorker):
         except apps.LifespanFailed as exc:
             self.log.error("cyreactor worker: the app's lifespan startup failed: %s", exc)
             sys.exit(Arbiter.WORKER_BOOT_ERROR)
+
+    def _ssl_context(self):
+        # gunicorn's --certfile/--keyfile/--ca-certs/--cert-reqs/--ciphers
+        # (and its ssl_context hook) build the context; ALPN is narrowed to
+        # what cyreactor speaks, whatever gunicorn's --http-protocols say.
+        if not self.cfg.is_ssl:
+            return None
+        from gunicorn.sock import ssl_context
+
+        ctx = ssl_context(self.cfg)
+        ctx.set_alpn_protocols(list(tlsconfig.ALPN))
+        return ctx
 
     def _setup(self, loop, server):
         def graceful():

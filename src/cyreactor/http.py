@@ -68,6 +68,14 @@ access_log           off                  one INFO line per request on the
                                           cyreactor.http.access logger
 access_log_format    `combined`           the access log's format: Apache's combined or
                                           common, or one JSON object per line
+proxy_protocol       off                  every connection must start with a PROXY
+                                          protocol v1 or v2 header (HAProxy's; v2 LOCAL
+                                          keeps the real peer); the client it names is the
+                                          request's (a connection without a valid header
+                                          is closed)
+handshake_timeout    10 s                 from the accept, the PROXY protocol header and
+                                          the TLS handshake must be complete within this
+                                          (close, logged at debug level)
 ===================  ===================  ================================================
 """
 import logging
@@ -167,28 +175,53 @@ class HttpServer:
         if self.needs_loop and not hasattr(reactor, "create_task"):
             raise TypeError("this app runs on an asyncio loop: listen on a cyreactor.Loop, not a Reactor")
 
-    def listen(self, reactor, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024):
+    def listen(self, reactor, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ssl=None,
+               proxy_protocol=None):
         """Starts accepting on ``host:port``; returns the reactor's Listener
-        (``listener.sockname`` has the real port when ``port`` is 0)."""
+        (``listener.sockname`` has the real port when ``port`` is 0).
+
+        ``ssl``: an ssl.SSLContext (server side) to serve HTTPS: give it
+        ALPN ``http/1.1`` only, if any (``cyreactor.tlsconfig.server_context``
+        builds one); plain HTTP sent to the port is answered 400, as nginx
+        does. ``proxy_protocol``: require a PROXY protocol header on every
+        connection (default: the ``proxy_protocol`` option). Both must be
+        through within the ``handshake_timeout`` option."""
         self._check_reactor(reactor)
-        listener = reactor.listen(host, port, self.core, backlog=backlog, reuse_port=reuse_port)
+        listener = reactor.listen(host, port, self.core, backlog=backlog, reuse_port=reuse_port,
+                                  **self._stage(ssl, proxy_protocol))
         self.listeners.append(listener)
         return listener
 
-    def listen_unix(self, reactor, path, *, backlog=1024):
-        """Starts accepting on the Unix socket ``path``."""
+    def listen_unix(self, reactor, path, *, backlog=1024, ssl=None, proxy_protocol=None):
+        """Starts accepting on the Unix socket ``path``; ``ssl`` and
+        ``proxy_protocol`` as for ``listen``."""
         self._check_reactor(reactor)
-        listener = reactor.listen_unix(path, self.core, backlog=backlog)
+        listener = reactor.listen_unix(path, self.core, backlog=backlog, **self._stage(ssl, proxy_protocol))
         self.listeners.append(listener)
         return listener
 
-    def listen_socket(self, reactor, sock, *, backlog=1024):
+    def listen_socket(self, reactor, sock, *, backlog=1024, ssl=None, proxy_protocol=None):
         """Starts accepting on a listening socket made elsewhere (inherited,
-        systemd's, a Unix socket: cyreactor.sockets); the reactor takes it."""
+        systemd's, a Unix socket: cyreactor.sockets); the reactor takes it.
+        ``ssl`` and ``proxy_protocol`` as for ``listen``."""
         self._check_reactor(reactor)
-        listener = reactor.listen_socket(sock, self.core, backlog=backlog)
+        listener = reactor.listen_socket(sock, self.core, backlog=backlog, **self._stage(ssl, proxy_protocol))
         self.listeners.append(listener)
         return listener
+
+    def _stage(self, ssl, proxy_protocol):
+        # The reactor's arguments for what precedes HTTP on a connection.
+        options = self.core.options
+        if proxy_protocol is None:
+            proxy_protocol = options["proxy_protocol"]
+        stage = {"ssl": ssl, "proxy_protocol": proxy_protocol}
+        if ssl is not None or proxy_protocol:
+            stage["handshake_timeout"] = options["handshake_timeout"]
+        if ssl is not None:
+            # After our close_notify, the client's end is awaited as long as
+            # a lingering close waits for it.
+            stage["ssl_shutdown_timeout"] = options["linger_timeout"]
+        return stage
 
     def serve_metrics(self, reactor, scoreboard=None):
         """Answers the ``metrics_path`` option (if set) with this process's
@@ -363,7 +396,7 @@ def _not_found(request):
 
 def serve(app, host="127.0.0.1", port=8000, *, interface="native", root_path="", threads=0,
           lifespan="auto", sockets=None, reuse_port=False, backlog=1024, ready=None, setup=None,
-          tune_malloc=True, metrics_port=None, scoreboard=None, max_requests=0, **options):
+          tune_malloc=True, metrics_port=None, scoreboard=None, max_requests=0, ssl=None, **options):
     """Serves ``app`` until SIGINT or SIGTERM (then stops gracefully: the
     ``drain_delay`` and ``shutdown_timeout`` options).
 
@@ -382,9 +415,11 @@ def serve(app, host="127.0.0.1", port=8000, *, interface="native", root_path="",
     listening socket), which serves nothing else. ``scoreboard``: the
     worker's slot of a supervisor's Scoreboard (counters, heartbeat);
     ``max_requests``: after that many requests, stop (under a supervisor:
-    ask to be replaced first); 0 never. Signal handlers are installed only
-    on the main thread; to run a server on a reactor of your own (a thread,
-    tests), use ``HttpServer.listen``. ``tune_malloc`` applies
+    ask to be replaced first); 0 never. ``ssl``: an ssl.SSLContext to serve
+    HTTPS (see ``HttpServer.listen``; the metrics port stays plain HTTP).
+    Signal handlers are installed only on the main thread; to run a server
+    on a reactor of your own (a thread, tests), use ``HttpServer.listen``.
+    ``tune_malloc`` applies
     ``keep_freed_memory(max_body_size)``: this call owns the process, and
     bodies are handed to native and WSGI apps whole.
     """
@@ -398,7 +433,7 @@ def serve(app, host="127.0.0.1", port=8000, *, interface="native", root_path="",
         span = apps.start_lifespan(reactor, server, lifespan)
         try:
             _serve_on(server, reactor, host, port, sockets, reuse_port, backlog, ready, setup,
-                      metrics_port, scoreboard, max_requests)
+                      metrics_port, scoreboard, max_requests, ssl)
         finally:
             apps.end_lifespan(reactor, server, span)
     return server
@@ -419,11 +454,11 @@ def _reactor_for(server):
 
 
 def _serve_on(server, reactor, host, port, sockets, reuse_port, backlog, ready, setup, metrics_port,
-              scoreboard, max_requests):
+              scoreboard, max_requests, ssl):
     if sockets:
-        listeners = [server.listen_socket(reactor, sock, backlog=backlog) for sock in sockets]
+        listeners = [server.listen_socket(reactor, sock, backlog=backlog, ssl=ssl) for sock in sockets]
     else:
-        listeners = [server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog)]
+        listeners = [server.listen(reactor, host, port, reuse_port=reuse_port, backlog=backlog, ssl=ssl)]
     text = server.serve_metrics(reactor, scoreboard)
     side = None
     if metrics_port is not None:
@@ -460,27 +495,28 @@ def _serve_on(server, reactor, host, port, sockets, reuse_port, backlog, ready, 
     if setup is not None:
         setup(reactor, server)
     for listener in listeners:
-        logger.info("serving HTTP on %s", url_for(listener.sockname))
+        logger.info("serving HTTP on %s", url_for(listener.sockname, tls=ssl is not None))
     # An asyncio loop runs as one: it is then the thread's running loop.
     getattr(reactor, "run_forever", reactor.run)()
 
 
 async def serve_async(app, host="127.0.0.1", port=8000, *, reuse_port=False, backlog=1024, ready=None,
-                      **options):
+                      ssl=None, **options):
     """``serve()`` inside a running cyreactor event loop (``cyreactor.run``,
     ``asyncio.Runner(loop_factory=cyreactor.new_event_loop)``), next to the
     program's other tasks: serves until the awaiting task is cancelled, then
-    stops gracefully (within the ``shutdown_timeout`` option)."""
+    stops gracefully (within the ``shutdown_timeout`` option). ``ssl`` as
+    for ``serve()``."""
     import asyncio
 
     loop = asyncio.get_running_loop()
     if not isinstance(loop, Reactor):
         raise RuntimeError("serve_async() needs a cyreactor event loop: run it with cyreactor.run()")
     server = HttpServer(app, **options)
-    listener = server.listen(loop, host, port, reuse_port=reuse_port, backlog=backlog)
+    listener = server.listen(loop, host, port, reuse_port=reuse_port, backlog=backlog, ssl=ssl)
     if ready is not None:
         ready(listener.sockname)
-    logger.info("serving HTTP on %s", url_for(listener.sockname))
+    logger.info("serving HTTP on %s", url_for(listener.sockname, tls=ssl is not None))
     try:
         await loop.create_future()
     finally:
@@ -509,12 +545,12 @@ def _is_async(target):
     return inspect.iscoroutinefunction(target) or inspect.iscoroutinefunction(getattr(target, "__call__", None))
 
 
-def url_for(sockname):
-    """``http://host:port/`` for a listener's sockname (IPv6 bracketed);
-    ``unix:PATH`` for a Unix socket's."""
+def url_for(sockname, tls=False):
+    """``http://host:port/`` (``https`` with ``tls``) for a listener's
+    sockname (IPv6 bracketed); ``unix:PATH`` for a Unix socket's."""
     if not isinstance(sockname, tuple):
         return f"unix:{sockname}"
     host, port = sockname[0], sockname[1]
     if ":" in host:
         host = f"[{host}]"
-    return f"http://{host}:{port}/"
+    return f"{'https' if tls else 'http'}://{host}:{port}/"

@@ -133,6 +133,11 @@ OPTIONS = (
            ""),
     Option("access_log_format", "combined", "the access log's format: Apache's combined or "
            "common, or one JSON object per line", "", choices=("combined", "common", "json")),
+    Option("proxy_protocol", False, "every connection must start with a PROXY protocol v1 or v2 "
+           "header (HAProxy's; v2 LOCAL keeps the real peer); the client it names is the request's",
+           "a connection without a valid header is closed"),
+    Option("handshake_timeout", 10.0, "from the accept, the PROXY protocol header and the TLS "
+           "handshake must be complete within this", "close, logged at debug level", "s"),
 )
 
 _BY_NAME = {o.name: o for o in OPTIONS}

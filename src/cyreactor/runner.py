@@ -3,8 +3,10 @@ about the process rather than HTTP (where the sockets come from, workers,
 their heartbeat and recycling, a metrics port), and ``run()``, which every
 ``python -m cyreactor`` entry point calls with the app to serve.
 
-``add_arguments(parser)`` adds the flags; ``run(app, args, announce)``
-binds or inherits the sockets, then serves in this process, or forks
+``add_arguments(parser)`` adds the flags (uvicorn's TLS flags among them:
+``cyreactor.tlsconfig``); ``run(app, args, announce)`` builds the TLS
+context they ask for, binds or inherits the sockets, then serves in this
+process, or forks
 ``--workers`` under a ``cyreactor.supervisor.Supervisor`` with a
 ``cyreactor.metrics.Scoreboard`` (also with one worker, when
 ``--max-requests`` asks for recycling). The HTTP options themselves are
@@ -14,11 +16,11 @@ import argparse
 import os
 import random
 
-from cyreactor import http, http_options, sockets
+from cyreactor import http, http_options, sockets, tlsconfig
 from cyreactor.metrics import Scoreboard
 from cyreactor.supervisor import Supervisor, exit_on_signals, reserve_port
 
-__all__ = ["add_arguments", "run"]
+__all__ = ["add_arguments", "is_tls", "run"]
 
 # Scoreboard slots per worker: on a reload (SIGHUP) the new set starts
 # before the old one leaves; and a few more for workers retiring meanwhile.
@@ -61,6 +63,12 @@ def add_arguments(parser):
     group.add_argument("--metrics-port", type=int, metavar="PORT",
                        help="answer the metrics path (default /metrics) and the health path on this "
                             "port of --host instead of beside the app")
+    tlsconfig.add_arguments(parser)
+
+
+def is_tls(args):
+    """Whether the parsed flags serve HTTPS (for the URL announced)."""
+    return args.ssl_certfile is not None
 
 
 def _sockname(sock):
@@ -74,6 +82,11 @@ def run(app, args, announce, **app_options):
     ``app_options`` go to ``http.serve`` (``interface``, ``root_path``,
     ``threads``, ``lifespan``). Returns the exit status."""
     options = dict(http_options.from_arguments(args, demo=app is None), **app_options)
+    try:
+        # Built once, before any worker starts: a bad file fails here.
+        options["ssl"] = tlsconfig.from_arguments(args)
+    except (OSError, ValueError) as exc:
+        raise SystemExit(f"error: {exc}") from None
     outside = sockets.from_arguments(args)
     recycle = args.max_requests > 0
 

@@ -26,17 +26,18 @@ def _environ(extra):
 
 class AppServer:
     """``AppServer(spec, *flags, kind="cli", env=None)``: serving once made;
-    ``url``, ``port``, ``output()`` (stdout and stderr so far), ``stop()``."""
+    ``url`` (``https`` when the server announced it), ``port``, ``output()``
+    (stdout and stderr so far), ``stop()``."""
 
     def __init__(self, spec, *flags, kind="cli", env=None, timeout=20.0, pattern=None, pass_fds=()):
         environ = _environ(env)
         if kind == "gunicorn":
             argv = [sys.executable, "-m", "gunicorn", "-k", "cyreactor.gunicorn.Worker", "-b", "127.0.0.1:0",
                     "--pythonpath", APPS, "--log-level", "info", *flags, spec]
-            pattern = r"Listening at: http://127\.0\.0\.1:(\d+)"
+            pattern = r"Listening at: (https?)://127\.0\.0\.1:(\d+)"
         else:
             argv = [sys.executable, "-m", "cyreactor", spec, "--port", "0", "--app-dir", APPS, *flags]
-            pattern = pattern or r"listening on http://127\.0\.0\.1:(\d+)/"
+            pattern = pattern or r"listening on (https?)://127\.0\.0\.1:(\d+)/"
         self.kind = kind
         self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                      env=environ, cwd=APPS, pass_fds=pass_fds)
@@ -51,7 +52,9 @@ class AppServer:
                 for line in self._lines:
                     match = re.search(pattern, line)
                     if match:
-                        self.port = int(match.group(1)) if match.group(1).isdigit() else match.group(1)
+                        port = match.group(match.lastindex)
+                        self.scheme = match.group(1) if match.lastindex == 2 else "http"
+                        self.port = int(port) if port.isdigit() else port
                         break
                 else:
                     if self.proc.poll() is not None and not self._reader.is_alive():
@@ -63,7 +66,7 @@ class AppServer:
         if self.port is None:
             self.stop(signal.SIGKILL)
             raise AssertionError(f"{' '.join(argv)} did not start:\n{self.output()}")
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{self.scheme}://127.0.0.1:{self.port}"
 
     def _read(self):
         for line in self.proc.stdout:

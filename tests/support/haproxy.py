@@ -13,7 +13,7 @@ import pytest
 
 from cyreactor._proxyproto import ProxyHeaderParser, ProxyProtocolError
 
-CONFIG = """\
+PREAMBLE = """\
 global
     maxconn 64
 
@@ -23,6 +23,9 @@ defaults
     timeout client 10s
     timeout server 10s
 
+"""
+
+CONFIG = PREAMBLE + """\
 frontend v2
     bind 127.0.0.1:{v2}
     default_backend v2
@@ -54,28 +57,31 @@ def free_port():
 
 
 def listening(port):
-    """Whether something listens on 127.0.0.1:port (read from /proc, so no
-    probe connection reaches the server behind)."""
-    with open("/proc/net/tcp") as f:
-        for line in f.readlines()[1:]:
-            local, state = line.split()[1], line.split()[3]
-            if local == f"0100007F:{port:04X}" and state == "0A":
-                return True
+    """Whether something listens on 127.0.0.1:port or [::1]:port (read from
+    /proc, so no probe connection reaches the server behind)."""
+    for table, local in (("tcp", f"0100007F:{port:04X}"), ("tcp6", f"{'0' * 24}01000000:{port:04X}")):
+        with open(f"/proc/net/{table}") as f:
+            for line in f.readlines()[1:]:
+                fields = line.split()
+                if fields[1] == local and fields[3] == "0A":
+                    return True
     return False
 
 
 class HAProxy:
     """``with HAProxy(tmp_path, server_port) as h:`` -- ``h.ports`` maps the
     frontends ``v2``, ``v2crc`` (CRC32C and unique-id TLVs) and ``v1`` to
-    their ports. Skips the test when haproxy is not installed."""
+    their ports. ``config`` is another template with ``{server}`` and one
+    placeholder per name in ``frontends``. Skips the test when haproxy is
+    not installed."""
 
-    def __init__(self, directory, server_port):
+    def __init__(self, directory, server_port, config=CONFIG, frontends=("v2", "v2crc", "v1")):
         self.binary = shutil.which("haproxy") or shutil.which("/usr/sbin/haproxy")
         if self.binary is None:
             pytest.skip("haproxy is not installed (apt-get install haproxy)")
-        self.ports = {name: free_port() for name in ("v2", "v2crc", "v1")}
+        self.ports = {name: free_port() for name in frontends}
         self.config = directory / "haproxy.cfg"
-        self.config.write_text(CONFIG.format(server=server_port, **self.ports))
+        self.config.write_text(config.format(server=server_port, **self.ports))
         self.proc = None
 
     def __enter__(self):

@@ -22,12 +22,13 @@ def _alarm(signum, frame):
     raise _Stuck
 
 
-def call_everything(obj):
-    """Calls each public callable attribute of ``obj`` with each argument
-    set; a call that blocks is interrupted after 0.2 s."""
+def call_everything(obj, skip=()):
+    """Calls each public callable attribute of ``obj`` (but those named in
+    ``skip``: to keep a connection alive, say) with each argument set; a
+    call that blocks is interrupted after 0.2 s."""
     signal.signal(signal.SIGALRM, _alarm)
     for name in sorted(dir(obj)):
-        if name.startswith("__") and name not in DUNDERS:
+        if name.startswith("__") and name not in DUNDERS or name in skip:
             continue
         try:
             attr = getattr(obj, name)

@@ -19,8 +19,8 @@ class ErrorLog:
 
 
 class ReactorThread:
-    """Runs ``reactor.run()`` on a daemon thread; ``call(fn)`` runs fn on
-    the reactor's thread and returns its result."""
+    """Runs ``reactor.run()`` on a daemon thread; ``call(fn, *args,
+    **kwargs)`` runs fn on the reactor's thread and returns its result."""
 
     def __init__(self, reactor):
         self.reactor = reactor
@@ -39,13 +39,13 @@ class ReactorThread:
         self.thread.start()
         return self
 
-    def call(self, fn, *args, timeout=10):
+    def call(self, fn, *args, timeout=10, **kwargs):
         done = threading.Event()
         box = {}
 
         def run():
             try:
-                box["value"] = fn(*args)
+                box["value"] = fn(*args, **kwargs)
             except BaseException as exc:
                 box["error"] = exc
             done.set()

@@ -1,8 +1,10 @@
 """TLS helpers: trustme certificates and contexts, Python's ssl.SSLObject
 behind the same small surface as TLSEngine's memory mode, and pumps that
 move ciphertext between two peers in memory or over a socket."""
+import contextlib
 import socket
 import ssl
+import struct
 
 import trustme
 
@@ -236,3 +238,111 @@ class OpenSSLServer:
                 rest, _ = self.proc.communicate(timeout=5)
             self._printed += rest
         return self._printed
+
+
+def write_pems(certs, directory):
+    """The server's chain+key, the other certificate's, the client's, and the
+    CA as PEM files in ``directory``: {"server", "other", "client", "ca"}."""
+    paths = {}
+    for name in ("server", "other", "client"):
+        path = directory / f"{name}.pem"
+        getattr(certs, name).private_key_and_cert_chain_pem.write_to_path(str(path))
+        paths[name] = str(path)
+    paths["ca"] = str(directory / "ca.pem")
+    certs.ca.cert_pem.write_to_path(paths["ca"])
+    return paths
+
+
+def tls_connect(port, ctx, server_hostname="localhost", timeout=10.0):
+    """A blocking ssl.SSLSocket connected (and handshaken) to 127.0.0.1:port."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+    try:
+        return ctx.wrap_socket(raw, server_hostname=server_hostname)
+    except BaseException:
+        raw.close()
+        raise
+
+
+def recv_at_least(sock, n):
+    """At least ``n`` bytes from ``sock`` (fewer only at EOF)."""
+    got = b""
+    while len(got) < n:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def payload(n):
+    return bytes(i * 7 % 251 for i in range(n))
+
+
+def records(ciphertext):
+    """(content type, length) of each TLS record (RFC 8446 section 5.1)."""
+    out = []
+    while ciphertext:
+        kind, _, length = struct.unpack("!BHH", ciphertext[:5])
+        out.append((kind, length))
+        ciphertext = ciphertext[5 + length:]
+    return out
+
+
+def handshake_over(sock, client, before=b"", answer=b""):
+    """Runs a memory-mode client's handshake over a blocking socket:
+    ``before`` goes in the same write as its first flight (a PROXY header,
+    a STARTTLS command); ``answer`` is the plaintext the server must send
+    first."""
+    client.start()
+    sock.sendall(before + client.outgoing())
+    if answer:
+        assert sock.recv(len(answer)) == answer
+    while not client.handshake_done:
+        client.receive(sock.recv(1 << 16))
+        sock.sendall(client.outgoing())
+
+
+def line_over(sock, client, data):
+    """Sends ``data`` through a memory-mode client; the plaintext that comes
+    back, up to a newline."""
+    client.send(data)
+    sock.sendall(client.outgoing())
+    got = b""
+    while not got.endswith(b"\n"):
+        got += client.receive(sock.recv(1 << 16))
+    return got
+
+
+@contextlib.contextmanager
+def asyncio_tls_server(ctx):
+    """An asyncio TLS server on a thread of its own that answers the first
+    line of each connection upper-cased, then closes: yields its port."""
+    import asyncio
+    import threading
+
+    ready = threading.Event()
+    state = {}
+
+    async def main():
+        async def echo(reader, writer):
+            writer.write((await reader.readline()).upper())
+            await writer.drain()
+            writer.close()
+
+        server = await asyncio.start_server(echo, "127.0.0.1", 0, ssl=ctx)
+        state["port"] = server.sockets[0].getsockname()[1]
+        state["stop"] = asyncio.get_running_loop().create_future()
+        ready.set()
+        await state["stop"]
+        server.close()
+
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    try:
+        assert ready.wait(10), "the asyncio server did not start"
+        yield state["port"]
+    finally:
+        loop.call_soon_threadsafe(lambda: state["stop"].done() or state["stop"].set_result(None))
+        thread.join(10)
+        loop.close()
