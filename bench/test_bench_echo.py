@@ -15,6 +15,8 @@ from _benchutil import BENCH, HOST, LOOP_KINDS, _bench_process, require, recv_ex
 
 SERVERS = {
     "cyreactor": [sys.executable, "-m", "cyreactor.examples.echo", "--host", HOST, "--port", "{port}"],
+    "cyreactor-buffered": [sys.executable, "-m", "cyreactor.examples.echo", "--buffered", "--host", HOST,
+                           "--port", "{port}"],
     "asyncio": [sys.executable, os.path.join(BENCH, "peers", "py_echo.py"), "--loop", "asyncio",
                 "--host", HOST, "--port", "{port}"],
     "uvloop": [sys.executable, os.path.join(BENCH, "peers", "py_echo.py"), "--loop", "uvloop",
@@ -22,9 +24,9 @@ SERVERS = {
 }
 
 
-@pytest.fixture(scope="module", params=LOOP_KINDS)
+@pytest.fixture(scope="module", params=(*LOOP_KINDS, "cyreactor-buffered"))
 def echo_port(request):
-    require(request.param)
+    require(request.param.split("-")[0])
     proc, port = start_server(SERVERS[request.param])
     yield port
     stop_server(proc)
