@@ -14,8 +14,51 @@ from support.http import GET, connect, exchange
 from support.net import reset
 from support.reactor import wait_for
 
+import cyreactor
 from cyreactor import http as cyhttp
 from cyreactor.examples.kvstore import KVStore
+
+
+def test_serve_gives_freed_memory_back_once_idle(monkeypatch):
+    # serve()'s malloc policy: nothing trimmed while requests complete, one
+    # malloc_trim() once none has for the idle delay, none again until more
+    # requests came.
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append(("mallopt", param, value))
+            return 1
+
+        def malloc_trim(self, pad):
+            calls.append(("trim",))
+            return 1
+
+    monkeypatch.setattr(cyhttp, "_glibc", FakeLibc)
+    monkeypatch.setattr(cyhttp, "_IDLE_TRIM_DELAY", 0.02)
+    core = type("Core", (), {"requests": 0})()
+    reactor = cyreactor.Reactor()
+
+    def run(seconds, busy=False):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            core.requests += busy
+            reactor.run_once(0.005)
+
+    try:
+        cyhttp._keep_freed_memory_until_idle(type("Server", (), {"core": core})(), reactor)
+        assert calls == [("mallopt", cyhttp._M_TRIM_THRESHOLD, cyhttp._TRIM_NEVER)]
+        run(0.1)
+        assert calls.count(("trim",)) == 0          # no request yet: nothing to give back
+        run(0.2, busy=True)
+        assert calls.count(("trim",)) == 0
+        run(0.2)
+        assert calls.count(("trim",)) == 1
+        run(0.1, busy=True)
+        run(0.2)
+        assert calls.count(("trim",)) == 2
+    finally:
+        reactor.close()
 
 
 def test_request_fields(start):
