@@ -19,6 +19,37 @@ from cyreactor import http as cyhttp
 from cyreactor.examples.kvstore import KVStore
 
 
+def test_kept_requests_read_after_later_pipelined_ones(start):
+    # A Request's fields are made from its own copy of the head and header
+    # slots when first read: a request kept by the app reads right after
+    # the parser has moved on to later requests on the same connection, and
+    # one with more fields than a Request holds in itself (REQUEST_SLOTS)
+    # reads right too.
+    seen = []
+
+    def app(request):
+        seen.append(request)
+        return cyhttp.Response(200, [("content-type", "text/plain")], b"ok")
+
+    port = start(app).port
+    many = b"".join(b"X-F%d: v%d\r\n" % (i, i) for i in range(40))
+    raws = [b"GET /first?a=1 HTTP/1.1\r\nHost: one\r\nX-Only: first\r\n\r\n",
+            b"POST /second HTTP/1.1\r\nHost: two\r\n" + many + b"Content-Length: 3\r\n\r\nabc",
+            b"GET /third?q HTTP/1.1\r\nHost: three\r\n\r\n"]
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"".join(raws))
+        assert [reader.response()[2] for _ in raws] == [b"ok"] * 3
+    first, second, third = seen
+    assert (third.path, third.query, third.headers.items()) == ("/third", "q", [(b"host", b"three")])
+    assert (second.method, second.path, second.body) == ("POST", "/second", b"abc")
+    assert len(second.headers) == 42 and second.headers["x-f39"] == b"v39"
+    assert second.headers.items()[0] == (b"host", b"two")
+    assert (first.path, first.query, first.headers.get("x-only"), first.headers.get("x-f0")) == (
+        "/first", "a=1", b"first", None)
+    assert [r.raw_head for r in seen] == [raw[:raw.index(b"\r\n\r\n") + 4] for raw in raws]
+
+
 def test_serve_gives_freed_memory_back_once_idle(monkeypatch):
     # serve()'s malloc policy: nothing trimmed while requests complete, one
     # malloc_trim() once none has for the idle delay, none again until more

@@ -77,7 +77,8 @@ cdef class Request:
         self._slots = NULL
 
     def __dealloc__(self):
-        free(self._slots)
+        if self._slots != self._few:
+            free(self._slots)
 
     def __init__(self):
         raise TypeError("Request objects are made by the server")
@@ -183,13 +184,19 @@ cdef Request _make_request(HttpProtocol proto):
     cdef HttpParser *p = &proto._p
     cdef Py_ssize_t n = p.nheaders
     cdef Request r
+    cdef HeaderSlot few[REQUEST_SLOTS]
+    cdef HeaderSlot *slots = few
     # Copy the parser's scratch slots before any Python object is made: the
     # scratch is shared by every connection of this server.
-    cdef HeaderSlot *slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * (n if n else 1))
-    if slots == NULL:
-        raise MemoryError()
+    if n > REQUEST_SLOTS:
+        slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * n)
+        if slots == NULL:
+            raise MemoryError()
     memcpy(slots, p.slots, sizeof(HeaderSlot) * n)
     r = Request.__new__(Request)
+    if slots == few:
+        memcpy(r._few, few, sizeof(HeaderSlot) * n)
+        slots = r._few
     r._slots = slots
     r._nheaders = n
     r._head = PyBytes_FromStringAndSize(p.head, p.head_len)
