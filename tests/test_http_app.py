@@ -50,6 +50,40 @@ def test_kept_requests_read_after_later_pipelined_ones(start):
     assert [r.raw_head for r in seen] == [raw[:raw.index(b"\r\n\r\n") + 4] for raw in raws]
 
 
+def test_response_fields_follow_a_header_list_changed_in_place(start):
+    # The head builder keeps the fields of the last list of constant tuples
+    # serialized: the same list changed in place, new items, items that are
+    # not tuples and framing fields all show in the next head.
+    headers = [(b"content-type", b"text/plain"), ("x-a", "1")]
+
+    def app(request):
+        return cyhttp.Response(200, headers, b"ok")
+
+    port = start(app).port
+
+    def fields():
+        status, got, body = exchange(port, GET)
+        assert (status, body) == (200, b"ok")
+        return [(k, v) for k, v in got if k not in (b"date", b"content-length")]
+
+    assert fields() == fields() == [(b"content-type", b"text/plain"), (b"x-a", b"1")]
+    headers.append(("x-b", "2"))
+    assert fields() == [(b"content-type", b"text/plain"), (b"x-a", b"1"), (b"x-b", b"2")]
+    headers[0] = (b"content-type", b"text/html")
+    assert fields()[0] == (b"content-type", b"text/html")
+    headers[:] = [["x-list", "one"]]
+    assert fields() == [(b"x-list", b"one")]
+    headers[0][1] = "two"
+    assert fields() == [(b"x-list", b"two")]
+    headers[:] = [("x-c", "3"), ("connection", "close")]
+    assert fields() == fields() == [(b"x-c", b"3"), (b"connection", b"close")]
+    headers[:] = [("date", "Mon, 01 Jan 2001 00:00:00 GMT")]
+    for _ in range(2):
+        got = exchange(port, GET)[1]
+        assert [v for k, v in got if k == b"date"] == [b"Mon, 01 Jan 2001 00:00:00 GMT"]
+    headers[:] = []
+    assert fields() == []
+
 def test_serve_gives_freed_memory_back_once_idle(monkeypatch):
     # serve()'s malloc policy: nothing trimmed while requests complete, one
     # malloc_trim() once none has for the idle delay, none again until more

@@ -143,6 +143,43 @@ cdef bytes _field_bytes(object v, bint name):
     return b
 
 
+# The user's fields of the last head built from a list or tuple of (name,
+# value) tuples of exact bytes or str, serialized: an app that answers with
+# the same tuples (a constant list, or a list display of constant tuples)
+# has them validated and copied once. Those objects cannot change, so a list
+# holding the same items, compared by identity, serializes the same. Not
+# kept when a framing field (content-length, transfer-encoding, connection)
+# is among them: those depend on the response.
+cdef tuple _cached_fields = None    # (those items, their fields serialized, one is Date)
+
+
+cdef inline bint _plain(object v) noexcept:
+    return type(v) is bytes or type(v) is str
+
+
+cdef tuple _cached_fields_for(object headers):
+    # _cached_fields if ``headers`` holds its items, else None. One object,
+    # read once: a WSGI thread may replace it between two heads, never while
+    # another reads it.
+    cdef tuple entry = _cached_fields
+    cdef tuple items
+    cdef PyObject **a
+    cdef PyObject **b
+    cdef Py_ssize_t i, n
+    if entry is None or (type(headers) is not list and type(headers) is not tuple):
+        return None
+    items = <tuple>entry[0]
+    n = PySequence_Fast_GET_SIZE(headers)
+    if n != PyTuple_GET_SIZE(items):
+        return None
+    a = PySequence_Fast_ITEMS(headers)
+    b = PySequence_Fast_ITEMS(items)
+    for i in range(n):
+        if a[i] != b[i]:
+            return None
+    return entry
+
+
 cdef inline bint _name_is(bytes name, const char *lower, Py_ssize_t n) noexcept:
     cdef const char *s = PyBytes_AS_STRING(name)
     cdef Py_ssize_t i
@@ -174,23 +211,35 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
     dict, iterated once) and fills in ``f``'s outputs. The user's
     content-length and transfer-encoding are not copied (the server frames
     the body); their connection: close is honoured."""
+    global _cached_fields
     cdef bytes line, bname, bvalue
     cdef ConnectionField field
     cdef long long user_length = -1
     cdef bint user_date = False
+    cdef bint cacheable
+    cdef Py_ssize_t start
+    cdef tuple cached = _cached_fields_for(headers) if headers else None
     line = _STATUS_LINES[f.status] if reason is None and 100 <= f.status < 600 else None
     if line is None:
         if reason is None:
             reason = _phrase(f.status)
         line = b"HTTP/1.1 %d %s\r\n" % (f.status, _field_bytes(reason, False))
     _out_bytes(o, line)
-    if headers:
+    if cached is not None:
+        _out_bytes(o, <bytes>cached[1])
+        user_date = cached[2]
+    elif headers:
+        cacheable = type(headers) is list or type(headers) is tuple
+        start = o.length
         if isinstance(headers, dict):
             headers = headers.items()
-        for name, value in headers:
+        for item in headers:
+            name, value = item
+            cacheable = cacheable and type(item) is tuple and _plain(name) and _plain(value)
             bname = _field_bytes(name, True)
             bvalue = _field_bytes(value, False)
             if _name_is(bname, b"content-length", 14):
+                cacheable = False
                 if f.length < 0:
                     # Stands in for a length the caller did not give.
                     user_length = int(bvalue)
@@ -198,15 +247,20 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
                         raise ValueError("negative content-length")
                 continue
             if _name_is(bname, b"transfer-encoding", 17):
+                cacheable = False
                 continue
             if _name_is(bname, b"date", 4):
                 user_date = True
             elif _name_is(bname, b"connection", 10):
+                cacheable = False
                 if b"close" in bvalue.lower():
                     f.keep_alive = False
                 continue
             _out_field(o, PyBytes_AS_STRING(bname), PyBytes_GET_SIZE(bname),
                        PyBytes_AS_STRING(bvalue), PyBytes_GET_SIZE(bvalue))
+        if cacheable:
+            _cached_fields = (tuple(headers), PyBytes_FromStringAndSize(o.buf + start, o.length - start),
+                              user_date)
     if not user_date:
         _refresh_date()
         _out_field(o, b"date", 4, _date, 29)
