@@ -84,6 +84,22 @@ def test_response_fields_follow_a_header_list_changed_in_place(start):
     headers[:] = []
     assert fields() == []
 
+def test_large_bodies_back_to_back_on_one_connection(start):
+    # A body of 64 KiB or more is received in place; the read after it (the
+    # next head) is a small one, and what it brings of the next body is
+    # copied in: pipelined large bodies, a small one and a GET all arrive whole.
+    def app(request):
+        return cyhttp.Response(200, body=b"%d %d" % (len(request.body), hash(request.body) & 0xFFFF))
+
+    port = start(app).port
+    bodies = [bytes([i]) * n for i, n in enumerate((300_000, 100_000, 70_000, 10, 0))]
+    raw = b"".join(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b) for b in bodies)
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(raw + GET)
+        got = [reader.response()[2] for _ in range(len(bodies) + 1)]
+    assert got == [b"%d %d" % (len(b), hash(b) & 0xFFFF) for b in bodies + [b""]]
+
 def test_serve_gives_freed_memory_back_once_idle(monkeypatch):
     # serve()'s malloc policy: nothing trimmed while requests complete, one
     # malloc_trim() once none has for the idle delay, none again until more
