@@ -73,13 +73,6 @@ cdef class Request:
     the streaming ``RequestHandler`` form, which receives it in ``on_body``).
     Fields are built on first access from one copy of the head."""
 
-    def __cinit__(self):
-        self._slots = NULL
-
-    def __dealloc__(self):
-        if self._slots != self._few:
-            free(self._slots)
-
     def __init__(self):
         raise TypeError("Request objects are made by the server")
 
@@ -185,19 +178,21 @@ cdef Request _make_request(HttpProtocol proto):
     cdef Py_ssize_t n = p.nheaders
     cdef Request r
     cdef HeaderSlot few[REQUEST_SLOTS]
-    cdef HeaderSlot *slots = few
-    # Copy the parser's scratch slots before any Python object is made: the
-    # scratch is shared by every connection of this server.
+    cdef bytes more = None
+    # Copy the parser's scratch slots before any Python object that could
+    # start a garbage collection (and so run code) is made: the scratch is
+    # shared by every connection of this server. A bytes object is not one.
     if n > REQUEST_SLOTS:
-        slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * n)
-        if slots == NULL:
-            raise MemoryError()
-    memcpy(slots, p.slots, sizeof(HeaderSlot) * n)
+        more = PyBytes_FromStringAndSize(<const char *>p.slots, sizeof(HeaderSlot) * n)
+    else:
+        memcpy(few, p.slots, sizeof(HeaderSlot) * n)
     r = Request.__new__(Request)
-    if slots == few:
+    if more is None:
         memcpy(r._few, few, sizeof(HeaderSlot) * n)
-        slots = r._few
-    r._slots = slots
+        r._slots = r._few
+    else:
+        r._more = more
+        r._slots = <HeaderSlot *>PyBytes_AS_STRING(more)
     r._nheaders = n
     r._head = PyBytes_FromStringAndSize(p.head, p.head_len)
     r._method_id = p.method
