@@ -18,22 +18,17 @@ The servers and their command lines are bench/peers/peers.toml's; the
 certificates are made as load.py makes them (ECDSA P-256, RSA 2048).
 """
 import argparse
-import glob
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 BENCH = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, BENCH)
 
 from harness import registry  # noqa: E402
-from harness.procs import free_port, server_argv, server_env  # noqa: E402
+from harness.callgrind import CallgrindServer  # noqa: E402
 from harness.tls import make_certs  # noqa: E402
 
 MODES = {
@@ -46,19 +41,6 @@ MODES = {
 }
 SERVERS = ["nginx-tls", "uvicorn-uvloop-tls", "cyreactor-demo-tls", "c-tls-echo", "cyreactor-tls-echo"]
 CONNECTIONS = 10
-
-
-def wait_listening(port, proc, timeout=120):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError("the server exited")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError("the server never listened")
 
 
 def load(kind, port, seconds):
@@ -76,39 +58,11 @@ def load(kind, port, seconds):
 
 def measure(peer, mode, certs, seconds):
     serves, kind, cert = MODES[mode]
-    port = free_port()
-    tmp = tempfile.mkdtemp(prefix="cyreactor-callgrind-")
-    try:
-        argv = server_argv(peer, certs[cert], port, tmp)
-        # callgrind follows one process: nginx's worker is its master here.
-        argv = [a.replace("daemon off;", "daemon off; master_process off;") for a in argv]
-        out = os.path.join(tmp, "callgrind.out")
-        proc = subprocess.Popen(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}.%p", *argv],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=server_env(), cwd=tmp,
-                                start_new_session=True)
-        try:
-            wait_listening(port, proc)
-            load(kind, port, 1)                              # warm-up
-            subprocess.run(["callgrind_control", "--zero", str(proc.pid)], capture_output=True, check=True)
-            ops = load(kind, port, seconds)
-            subprocess.run(["callgrind_control", "--dump", str(proc.pid)], capture_output=True, check=True)
-        finally:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(60)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
-        for path in glob.glob(f"{out}.*"):
-            with open(path) as f:
-                text = f.read()
-            # The window is the dump callgrind_control asked for; the file
-            # written at exit holds what came after it.
-            if re.search(r"^desc: Trigger: dump$", text, re.M):
-                return int(re.search(r"^summary: (\d+)", text, re.M).group(1)) / ops, ops
-        raise RuntimeError(f"no dump from callgrind_control in {tmp}")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with CallgrindServer(peer, certs[cert]) as server:
+        load(kind, server.port, 1)                              # warm-up
+        server.zero()
+        ops = load(kind, server.port, seconds)
+        return server.dump() / ops, ops
 
 
 def main(argv=None):

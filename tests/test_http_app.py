@@ -14,8 +14,132 @@ from support.http import GET, connect, exchange
 from support.net import reset
 from support.reactor import wait_for
 
+import cyreactor
 from cyreactor import http as cyhttp
 from cyreactor.examples.kvstore import KVStore
+
+
+def test_kept_requests_read_after_later_pipelined_ones(start):
+    # A Request's fields are made from its own copy of the head and header
+    # slots when first read: a request kept by the app reads right after
+    # the parser has moved on to later requests on the same connection, and
+    # one with more fields than a Request holds in itself (REQUEST_SLOTS)
+    # reads right too.
+    seen = []
+
+    def app(request):
+        seen.append(request)
+        return cyhttp.Response(200, [("content-type", "text/plain")], b"ok")
+
+    port = start(app).port
+    many = b"".join(b"X-F%d: v%d\r\n" % (i, i) for i in range(40))
+    raws = [b"GET /first?a=1 HTTP/1.1\r\nHost: one\r\nX-Only: first\r\n\r\n",
+            b"POST /second HTTP/1.1\r\nHost: two\r\n" + many + b"Content-Length: 3\r\n\r\nabc",
+            b"GET /third?q HTTP/1.1\r\nHost: three\r\n\r\n"]
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"".join(raws))
+        assert [reader.response()[2] for _ in raws] == [b"ok"] * 3
+    first, second, third = seen
+    assert (third.path, third.query, third.headers.items()) == ("/third", "q", [(b"host", b"three")])
+    assert (second.method, second.path, second.body) == ("POST", "/second", b"abc")
+    assert len(second.headers) == 42 and second.headers["x-f39"] == b"v39"
+    assert second.headers.items()[0] == (b"host", b"two")
+    assert (first.path, first.query, first.headers.get("x-only"), first.headers.get("x-f0")) == (
+        "/first", "a=1", b"first", None)
+    assert [r.raw_head for r in seen] == [raw[:raw.index(b"\r\n\r\n") + 4] for raw in raws]
+
+
+def test_response_fields_follow_a_header_list_changed_in_place(start):
+    # The head builder keeps the fields of the last list of constant tuples
+    # serialized: the same list changed in place, new items, items that are
+    # not tuples and framing fields all show in the next head.
+    headers = [(b"content-type", b"text/plain"), ("x-a", "1")]
+
+    def app(request):
+        return cyhttp.Response(200, headers, b"ok")
+
+    port = start(app).port
+
+    def fields():
+        status, got, body = exchange(port, GET)
+        assert (status, body) == (200, b"ok")
+        return [(k, v) for k, v in got if k not in (b"date", b"content-length")]
+
+    assert fields() == fields() == [(b"content-type", b"text/plain"), (b"x-a", b"1")]
+    headers.append(("x-b", "2"))
+    assert fields() == [(b"content-type", b"text/plain"), (b"x-a", b"1"), (b"x-b", b"2")]
+    headers[0] = (b"content-type", b"text/html")
+    assert fields()[0] == (b"content-type", b"text/html")
+    headers[:] = [["x-list", "one"]]
+    assert fields() == [(b"x-list", b"one")]
+    headers[0][1] = "two"
+    assert fields() == [(b"x-list", b"two")]
+    headers[:] = [("x-c", "3"), ("connection", "close")]
+    assert fields() == fields() == [(b"x-c", b"3"), (b"connection", b"close")]
+    headers[:] = [("date", "Mon, 01 Jan 2001 00:00:00 GMT")]
+    for _ in range(2):
+        got = exchange(port, GET)[1]
+        assert [v for k, v in got if k == b"date"] == [b"Mon, 01 Jan 2001 00:00:00 GMT"]
+    headers[:] = []
+    assert fields() == []
+
+def test_large_bodies_back_to_back_on_one_connection(start):
+    # A body of 64 KiB or more is received in place; the read after it (the
+    # next head) is a small one, and what it brings of the next body is
+    # copied in: pipelined large bodies, a small one and a GET all arrive whole.
+    def app(request):
+        return cyhttp.Response(200, body=b"%d %d" % (len(request.body), hash(request.body) & 0xFFFF))
+
+    port = start(app).port
+    bodies = [bytes([i]) * n for i, n in enumerate((300_000, 100_000, 70_000, 10, 0))]
+    raw = b"".join(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n%s" % (len(b), b) for b in bodies)
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(raw + GET)
+        got = [reader.response()[2] for _ in range(len(bodies) + 1)]
+    assert got == [b"%d %d" % (len(b), hash(b) & 0xFFFF) for b in bodies + [b""]]
+
+def test_serve_gives_freed_memory_back_once_idle(monkeypatch):
+    # serve()'s malloc policy: nothing trimmed while requests complete, one
+    # malloc_trim() once none has for the idle delay, none again until more
+    # requests came.
+    calls = []
+
+    class FakeLibc:
+        def mallopt(self, param, value):
+            calls.append(("mallopt", param, value))
+            return 1
+
+        def malloc_trim(self, pad):
+            calls.append(("trim",))
+            return 1
+
+    monkeypatch.setattr(cyhttp, "_glibc", FakeLibc)
+    monkeypatch.setattr(cyhttp, "_IDLE_TRIM_DELAY", 0.02)
+    core = type("Core", (), {"requests": 0})()
+    reactor = cyreactor.Reactor()
+
+    def run(seconds, busy=False):
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            core.requests += busy
+            reactor.run_once(0.005)
+
+    try:
+        cyhttp._keep_freed_memory_until_idle(type("Server", (), {"core": core})(), reactor)
+        assert calls == [("mallopt", cyhttp._M_TRIM_THRESHOLD, cyhttp._TRIM_NEVER)]
+        run(0.1)
+        assert calls.count(("trim",)) == 0          # no request yet: nothing to give back
+        run(0.2, busy=True)
+        assert calls.count(("trim",)) == 0
+        run(0.2)
+        assert calls.count(("trim",)) == 1
+        run(0.1, busy=True)
+        run(0.2)
+        assert calls.count(("trim",)) == 2
+    finally:
+        reactor.close()
 
 
 def test_request_fields(start):

@@ -259,10 +259,16 @@ cdef class AppProtocol(HttpProtocol):
 
 # ---- _http_request.pxi -----------------------------------------------------------
 
+cdef enum:
+    # Header slots a Request holds in itself; more go in a bytes object.
+    REQUEST_SLOTS = 16
+
 @cython.final
 cdef class Request:
     cdef bytes _head
-    cdef HeaderSlot *_slots
+    cdef HeaderSlot *_slots          # in _few, or in _more
+    cdef HeaderSlot _few[REQUEST_SLOTS]
+    cdef bytes _more
     cdef Py_ssize_t _nheaders
     cdef int _method_id
     cdef Py_ssize_t _method_len

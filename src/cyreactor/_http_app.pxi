@@ -5,9 +5,14 @@ cdef enum:
     # is received straight into its bytes object (no copy out of the
     # reactor's read buffer).
     DIRECT_BODY_MIN = 65536
+    # After such a body, the next read (the next head) goes to a scratch
+    # buffer this long: whatever it brings of a following body is copied
+    # into that body once the head is parsed, up to the reactor's whole read
+    # buffer (256 KiB) if the head went there; from a small one, little.
+    SCRATCH_READ = 16384
 
 
-cdef bytearray _SCRATCH = bytearray(65536)
+cdef bytearray _SCRATCH = bytearray(SCRATCH_READ)
 
 
 @cython.final
@@ -220,7 +225,6 @@ cdef class AppProtocol(HttpProtocol):
         cdef ServerCore core = self._core
         cdef Request req = self._request
         cdef ResponseWriter w
-        self._buffered = False
         core.requests += 1
         self._request = None
         if self._streaming:

@@ -30,24 +30,31 @@ cdef inline int _check_status(int status) except -1:
     return 0
 
 
-cdef int _out_put(Out *o, const char *data, Py_ssize_t n) except -1:
+cdef int _out_grow(Out *o, Py_ssize_t n) except -1:
+    # Room for n more bytes: off the stack onto the heap, doubling.
     cdef char *nbuf
-    cdef Py_ssize_t cap
+    cdef Py_ssize_t cap = o.cap * 2
+    while cap < o.length + n:
+        cap *= 2
+    if o.heap:
+        nbuf = <char *>realloc(o.buf, cap)
+    else:
+        nbuf = <char *>malloc(cap)
+        if nbuf != NULL:
+            memcpy(nbuf, o.buf, o.length)
+    if nbuf == NULL:
+        raise MemoryError()
+    o.buf = nbuf
+    o.cap = cap
+    o.heap = True
+    return 0
+
+
+cdef inline int _out_put(Out *o, const char *data, Py_ssize_t n) except -1:
+    # Inline: a head is a dozen small pieces, most of constant length, which
+    # the compiler then copies without a call.
     if o.length + n > o.cap:
-        cap = o.cap * 2
-        while cap < o.length + n:
-            cap *= 2
-        if o.heap:
-            nbuf = <char *>realloc(o.buf, cap)
-        else:
-            nbuf = <char *>malloc(cap)
-            if nbuf != NULL:
-                memcpy(nbuf, o.buf, o.length)
-        if nbuf == NULL:
-            raise MemoryError()
-        o.buf = nbuf
-        o.cap = cap
-        o.heap = True
+        _out_grow(o, n)
     memcpy(o.buf + o.length, data, n)
     o.length += n
     return 0
@@ -66,25 +73,54 @@ cdef inline Py_ssize_t _chunk_size_line(char *line, Py_ssize_t n) noexcept:
     return i
 
 
-cdef int _out_int(Out *o, long long v) except -1:
+cdef int _out_field(Out *o, const char *name, Py_ssize_t nn, const char *value, Py_ssize_t vn) except -1:
+    # "name: value\r\n", room made once.
+    cdef char *w
+    if o.length + nn + vn + 4 > o.cap:
+        _out_grow(o, nn + vn + 4)
+    w = o.buf + o.length
+    memcpy(w, name, nn)
+    w[nn] = c':'
+    w[nn + 1] = c' '
+    memcpy(w + nn + 2, value, vn)
+    w[nn + 2 + vn] = c'\r'
+    w[nn + 3 + vn] = c'\n'
+    o.length += nn + vn + 4
+    return 0
+
+
+cdef int _out_length_field(Out *o, long long v) except -1:
+    # "content-length: <decimal v>\r\n"
     cdef char digits[24]
     cdef int i = 24
-    if v == 0:
-        return _out_put(o, b"0", 1)
-    while v > 0:
+    while True:
         i -= 1
         digits[i] = _HEXDIGITS[v % 10]
         v //= 10
-    return _out_put(o, digits + i, 24 - i)
+        if v == 0:
+            break
+    return _out_field(o, b"content-length", 14, digits + i, 24 - i)
 
 
 cdef inline int _out_bytes(Out *o, bytes b) except -1:
     return _out_put(o, PyBytes_AS_STRING(b), PyBytes_GET_SIZE(b))
 
 
+# The bytes a response field may not hold, one table lookup per byte: in a
+# name, controls, space, ":", DEL and non-ASCII (a name is a token, RFC 9110
+# 5.1); in a value, CR, LF and NUL, which would end the field or inject
+# another (RFC 9110 5.5).
+cdef unsigned char _NAME_BAD[256]
+cdef unsigned char _VALUE_BAD[256]
+for _i in range(256):
+    _NAME_BAD[_i] = _i <= 0x20 or _i == 0x3A or _i >= 0x7F
+    _VALUE_BAD[_i] = _i == 0x0D or _i == 0x0A or _i == 0
+
+
 cdef bytes _field_bytes(object v, bint name):
     cdef bytes b
     cdef const char *s
+    cdef const unsigned char *bad
     cdef Py_ssize_t i, n
     if type(v) is bytes:
         b = <bytes>v
@@ -98,18 +134,50 @@ cdef bytes _field_bytes(object v, bint name):
         raise TypeError(f"header {'name' if name else 'value'} must be str or bytes, not {type(v).__name__}")
     s = PyBytes_AS_STRING(b)
     n = PyBytes_GET_SIZE(b)
-    if name:
-        if n == 0:
-            raise ValueError("empty header name")
-        for i in range(n):
-            if s[i] <= c' ' or s[i] == c':' or <unsigned char>s[i] >= 0x7F:
-                raise ValueError(f"invalid header name {b!r}")
-    else:
-        # No CR, LF or NUL: a value must not end the field or inject another.
-        for i in range(n):
-            if s[i] == c'\r' or s[i] == c'\n' or s[i] == 0:
-                raise ValueError(f"invalid header value {b!r}")
+    if name and n == 0:
+        raise ValueError("empty header name")
+    bad = &_NAME_BAD[0] if name else &_VALUE_BAD[0]
+    for i in range(n):
+        if bad[<unsigned char>s[i]]:
+            raise ValueError(f"invalid header {'name' if name else 'value'} {b!r}")
     return b
+
+
+# The user's fields of the last head built from a list or tuple of (name,
+# value) tuples of exact bytes or str, serialized: an app that answers with
+# the same tuples (a constant list, or a list display of constant tuples)
+# has them validated and copied once. Those objects cannot change, so a list
+# holding the same items, compared by identity, serializes the same. Not
+# kept when a framing field (content-length, transfer-encoding, connection)
+# is among them: those depend on the response.
+cdef tuple _cached_fields = None    # (those items, their fields serialized, one is Date)
+
+
+cdef inline bint _plain(object v) noexcept:
+    return type(v) is bytes or type(v) is str
+
+
+cdef tuple _cached_fields_for(object headers):
+    # _cached_fields if ``headers`` holds its items, else None. One object,
+    # read once: a WSGI thread may replace it between two heads, never while
+    # another reads it.
+    cdef tuple entry = _cached_fields
+    cdef tuple items
+    cdef PyObject **a
+    cdef PyObject **b
+    cdef Py_ssize_t i, n
+    if entry is None or (type(headers) is not list and type(headers) is not tuple):
+        return None
+    items = <tuple>entry[0]
+    n = PySequence_Fast_GET_SIZE(headers)
+    if n != PyTuple_GET_SIZE(items):
+        return None
+    a = PySequence_Fast_ITEMS(headers)
+    b = PySequence_Fast_ITEMS(items)
+    for i in range(n):
+        if a[i] != b[i]:
+            return None
+    return entry
 
 
 cdef inline bint _name_is(bytes name, const char *lower, Py_ssize_t n) noexcept:
@@ -143,23 +211,35 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
     dict, iterated once) and fills in ``f``'s outputs. The user's
     content-length and transfer-encoding are not copied (the server frames
     the body); their connection: close is honoured."""
+    global _cached_fields
     cdef bytes line, bname, bvalue
     cdef ConnectionField field
     cdef long long user_length = -1
     cdef bint user_date = False
+    cdef bint cacheable
+    cdef Py_ssize_t start
+    cdef tuple cached = _cached_fields_for(headers) if headers else None
     line = _STATUS_LINES[f.status] if reason is None and 100 <= f.status < 600 else None
     if line is None:
         if reason is None:
             reason = _phrase(f.status)
         line = b"HTTP/1.1 %d %s\r\n" % (f.status, _field_bytes(reason, False))
     _out_bytes(o, line)
-    if headers:
+    if cached is not None:
+        _out_bytes(o, <bytes>cached[1])
+        user_date = cached[2]
+    elif headers:
+        cacheable = type(headers) is list or type(headers) is tuple
+        start = o.length
         if isinstance(headers, dict):
             headers = headers.items()
-        for name, value in headers:
+        for item in headers:
+            name, value = item
+            cacheable = cacheable and type(item) is tuple and _plain(name) and _plain(value)
             bname = _field_bytes(name, True)
             bvalue = _field_bytes(value, False)
             if _name_is(bname, b"content-length", 14):
+                cacheable = False
                 if f.length < 0:
                     # Stands in for a length the caller did not give.
                     user_length = int(bvalue)
@@ -167,38 +247,36 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
                         raise ValueError("negative content-length")
                 continue
             if _name_is(bname, b"transfer-encoding", 17):
+                cacheable = False
                 continue
             if _name_is(bname, b"date", 4):
                 user_date = True
             elif _name_is(bname, b"connection", 10):
+                cacheable = False
                 if b"close" in bvalue.lower():
                     f.keep_alive = False
                 continue
-            _out_bytes(o, bname)
-            _out_put(o, b": ", 2)
-            _out_bytes(o, bvalue)
-            _out_put(o, b"\r\n", 2)
+            _out_field(o, PyBytes_AS_STRING(bname), PyBytes_GET_SIZE(bname),
+                       PyBytes_AS_STRING(bvalue), PyBytes_GET_SIZE(bvalue))
+        if cacheable:
+            _cached_fields = (tuple(headers), PyBytes_FromStringAndSize(o.buf + start, o.length - start),
+                              user_date)
     if not user_date:
         _refresh_date()
-        _out_put(o, b"date: ", 6)
-        _out_put(o, _date, 29)
-        _out_put(o, b"\r\n", 2)
+        _out_field(o, b"date", 4, _date, 29)
     if f.length < 0:
         f.length = user_length
     _frame(f)
     if f.length >= 0:
-        _out_put(o, b"content-length: ", 16)
-        _out_int(o, f.length)
-        _out_put(o, b"\r\n", 2)
+        _out_length_field(o, f.length)
     elif f.chunked:
         _out_put(o, b"transfer-encoding: chunked\r\n", 28)
     field = _connection_field(f)
     if field == CONN_CLOSE:
-        _out_put(o, b"connection: close\r\n", 19)
-    elif field == CONN_KEEP_ALIVE:
-        _out_put(o, b"connection: keep-alive\r\n", 24)
-    _out_put(o, b"\r\n", 2)
-    return 0
+        return _out_put(o, b"connection: close\r\n\r\n", 21)
+    if field == CONN_KEEP_ALIVE:
+        return _out_put(o, b"connection: keep-alive\r\n\r\n", 26)
+    return _out_put(o, b"\r\n", 2)
 
 
 cdef inline ConnectionField _connection_field(const Framing *f) noexcept:

@@ -73,12 +73,6 @@ cdef class Request:
     the streaming ``RequestHandler`` form, which receives it in ``on_body``).
     Fields are built on first access from one copy of the head."""
 
-    def __cinit__(self):
-        self._slots = NULL
-
-    def __dealloc__(self):
-        free(self._slots)
-
     def __init__(self):
         raise TypeError("Request objects are made by the server")
 
@@ -183,14 +177,22 @@ cdef Request _make_request(HttpProtocol proto):
     cdef HttpParser *p = &proto._p
     cdef Py_ssize_t n = p.nheaders
     cdef Request r
-    # Copy the parser's scratch slots before any Python object is made: the
-    # scratch is shared by every connection of this server.
-    cdef HeaderSlot *slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * (n if n else 1))
-    if slots == NULL:
-        raise MemoryError()
-    memcpy(slots, p.slots, sizeof(HeaderSlot) * n)
+    cdef HeaderSlot few[REQUEST_SLOTS]
+    cdef bytes more = None
+    # Copy the parser's scratch slots before any Python object that could
+    # start a garbage collection (and so run code) is made: the scratch is
+    # shared by every connection of this server. A bytes object is not one.
+    if n > REQUEST_SLOTS:
+        more = PyBytes_FromStringAndSize(<const char *>p.slots, sizeof(HeaderSlot) * n)
+    else:
+        memcpy(few, p.slots, sizeof(HeaderSlot) * n)
     r = Request.__new__(Request)
-    r._slots = slots
+    if more is None:
+        memcpy(r._few, few, sizeof(HeaderSlot) * n)
+        r._slots = r._few
+    else:
+        r._more = more
+        r._slots = <HeaderSlot *>PyBytes_AS_STRING(more)
     r._nheaders = n
     r._head = PyBytes_FromStringAndSize(p.head, p.head_len)
     r._method_id = p.method

@@ -264,7 +264,6 @@ cdef class WsgiProtocol(HttpProtocol):
 
     cdef int _on_complete(self) except -1:
         cdef WsgiJob job = self._job
-        self._buffered = False
         self._core.requests += 1
         job._request_done = True
         if job._input is not None:
