@@ -14,6 +14,7 @@ import time
 import pytest
 from support.demo import children_of
 from support.http import GET, connect, exchange, flood_unread
+from support.net import recv_exactly
 
 BODY = b"Hello! I am an epoll server."
 
@@ -75,8 +76,11 @@ def test_sigterm_exits_0_after_finishing_in_flight(demo):
     d = demo()
     sock, reader = connect(d.port)
     with sock:
-        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\n01234")
-        time.sleep(0.1)
+        # The interim 100 shows the server has the head: the request is in
+        # flight, whatever the machine's load, when the signal arrives.
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\nExpect: 100-continue\r\n\r\n")
+        assert recv_exactly(sock, 25) == b"HTTP/1.1 100 Continue\r\n\r\n"
+        sock.sendall(b"01234")
         d.proc.send_signal(signal.SIGTERM)
         time.sleep(0.1)
         sock.sendall(b"56789")
