@@ -10,6 +10,7 @@ cimport cython
 from libc.stdint cimport int64_t, uint64_t
 from libc.time cimport time_t
 
+from cyreactor._flags cimport flag
 from cyreactor._httpparser cimport R_COUNT, HeaderSlot, HttpLimits, HttpParser
 from cyreactor._loop cimport Connection, Handler, Reactor
 
@@ -124,10 +125,18 @@ ctypedef struct HttpMetrics:
 
 # ---- _http_core.pxi: the server core ---------------------------------------------
 
+cdef enum:
+    # Parsers kept for reuse by a core's connections: as many as take one
+    # at once in a burst; beyond it, a parser given back is freed.
+    SPARE_PARSERS = 64
+
 @cython.final
 cdef class ServerCore:
     cdef HttpLimits _limits
     cdef HeaderSlot *_slots          # scratch for the parser, copied at once
+    cdef HeaderSlot *_parser_slots   # what its parsers get: _slots, or NULL (the demo reads no header)
+    cdef HttpParser *_spare[<int>SPARE_PARSERS]   # parsers given back, ready for the next request
+    cdef Py_ssize_t _nspare
     cdef dict _options               # every option, as resolved from the table
     cdef readonly double header_timeout
     cdef readonly double body_timeout
@@ -184,7 +193,11 @@ cdef enum Blocked:
 cdef class HttpProtocol(Handler):
     cdef ServerCore _core
     cdef Connection _conn
-    cdef HttpParser _p
+    # The parser, from the core's spares: taken when a request's first byte
+    # arrives, given back when the connection goes idle, so an idle
+    # keep-alive connection does not hold one. NULL: idle between requests,
+    # as a fresh parser would be (nothing of a request seen, keep-alive).
+    cdef HttpParser *_p
     # Input held back while _blocked: a heap copy, freed once consumed.
     cdef char *_stash
     cdef Py_ssize_t _stash_off
@@ -194,14 +207,15 @@ cdef class HttpProtocol(Handler):
     cdef Py_ssize_t _closing_queued   # bytes queued when D_CLOSING was last armed
     cdef double _body_start           # when the current body's rate window began
     cdef uint64_t _body_received      # body bytes received since then
-    cdef bint _new_head               # a request completed: the next head is new
-    cdef bint _write_paused
-    cdef bint _counted                # counted in ServerCore.open_connections
-    cdef bint _done                   # no more requests on this connection
-    cdef bint _eof                    # the peer half-closed
-    cdef bint _fresh                  # accepted, no request begun yet (a stop lets it send one)
-    cdef Py_ssize_t _unparsed         # input left after the event being handled
+    # One byte each, side by side: one object per connection.
+    cdef flag _new_head               # a request completed: the next head is new
+    cdef flag _write_paused
+    cdef flag _counted                # counted in ServerCore.open_connections
+    cdef flag _done                   # no more requests on this connection
+    cdef flag _eof                    # the peer half-closed
+    cdef flag _fresh                  # accepted, no request begun yet (a stop lets it send one)
     cdef int _special                 # the request is the health (1) or metrics (2) path
+    cdef Py_ssize_t _unparsed         # input left after the event being handled
     cdef double _started              # when the current request's head was complete; 0: none
     cdef object _access               # the access-log entry of the current request (only when on)
 

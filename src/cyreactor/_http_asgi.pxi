@@ -83,7 +83,7 @@ cdef class AsgiAdapter(AppAdapter):
 
 
 cdef dict _asgi_scope(AsgiProtocol proto, AsgiAdapter adapter):
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = proto._p
     cdef Py_ssize_t query_at
     cdef Py_ssize_t path_at = _path_bounds(p, &query_at)
     cdef Py_ssize_t target_end = p.target_off + p.target_len

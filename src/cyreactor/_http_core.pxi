@@ -17,8 +17,8 @@ cdef class ServerCore:
         self._m = &self._own_metrics
 
     def __init__(self, app=None, *, handler_class=None, AppAdapter adapter=None, **options):
-        cdef dict settings = _resolve_options(
-            options, demo=app is None and handler_class is None and adapter is None)
+        cdef bint demo = app is None and handler_class is None and adapter is None
+        cdef dict settings = _resolve_options(options, demo=demo)
         if self._slots != NULL:
             raise RuntimeError("ServerCore.__init__ called twice")
         if adapter is not None and adapter.app is None:
@@ -47,8 +47,13 @@ cdef class ServerCore:
         self._slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * self._limits.max_headers)
         if self._slots == NULL:
             raise MemoryError()
+        # The demo reads no header, unless the access log reports some.
+        self._parser_slots = NULL if demo and not self._need_headers else self._slots
 
     def __dealloc__(self):
+        while self._nspare:
+            self._nspare -= 1
+            free(self._spare[self._nspare])
         free(self._slots)
 
     @property
@@ -62,14 +67,10 @@ cdef class ServerCore:
             raise RuntimeError("ServerCore.__init__ was not called")
         if self.adapter is not None:
             proto = self.adapter._new_protocol()
-            parser_init(&proto._p, &self._limits, self._slots)
         elif self.app is None and self.handler_class is None:
             proto = DemoProtocol.__new__(DemoProtocol)
-            # The demo reads no header, unless the access log reports some.
-            parser_init(&proto._p, &self._limits, self._slots if self._need_headers else NULL)
         else:
             proto = AppProtocol.__new__(AppProtocol)
-            parser_init(&proto._p, &self._limits, self._slots)
         proto._core = self
         return proto
 
@@ -124,3 +125,42 @@ cdef class ServerCore:
         memcpy(m, self._m, sizeof(HttpMetrics))
         self._m = m
         self._m_owner = view
+
+
+# ---- the parsers' spares: an idle connection holds no parser --------------------
+#
+# Both run on every keep-alive request, so they touch the core through the
+# protocol's reference (no reference counting) and call nothing when they
+# can help it.
+
+cdef inline int _take_parser(HttpProtocol proto) except -1:
+    # At a request's first byte. A spare was given back between requests
+    # (S_START or S_DONE, no head buffer): the next parser_feed() starts a
+    # new message in it, as it would on the connection that had it.
+    cdef HttpParser *p
+    if proto._core._nspare:
+        proto._core._nspare -= 1
+        proto._p = proto._core._spare[proto._core._nspare]
+        return 0
+    p = <HttpParser *>malloc(sizeof(HttpParser))
+    if p == NULL:
+        raise MemoryError()
+    parser_init(p, &proto._core._limits, proto._core._parser_slots)
+    proto._p = p
+    return 0
+
+
+cdef inline void _give_back_parser(HttpProtocol proto, bint reset) noexcept:
+    # ``reset``: the parser may be anywhere in a request (the connection is
+    # lost), not between two.
+    cdef HttpParser *p = proto._p
+    proto._p = NULL
+    if p.hbuf != NULL:
+        parser_free(p)
+    if reset:
+        parser_init(p, &proto._core._limits, proto._core._parser_slots)
+    if proto._core._nspare < SPARE_PARSERS:
+        proto._core._spare[proto._core._nspare] = p
+        proto._core._nspare += 1
+    else:
+        free(p)

@@ -34,7 +34,7 @@ cdef class DemoProtocol(HttpProtocol):
         return 0
 
     cdef int _on_complete(self) except -1:
-        cdef HttpParser *p = &self._p
+        cdef HttpParser *p = self._p
         cdef ServerCore core = self._core
         cdef Canned *c
         cdef bint close = not p.keep_alive or core.shutting_down

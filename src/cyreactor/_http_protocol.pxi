@@ -49,7 +49,9 @@ cdef class HttpProtocol(Handler):
         raise TypeError("HTTP protocols are made by a ServerCore, not directly")
 
     def __dealloc__(self):
-        parser_free(&self._p)
+        if self._p != NULL:
+            parser_free(self._p)
+            free(self._p)
         free(self._stash)
 
     cpdef connection_made(self, Connection conn):
@@ -81,7 +83,8 @@ cdef class HttpProtocol(Handler):
         free(self._stash)
         self._stash = NULL
         self._stash_len = 0
-        parser_free(&self._p)
+        if self._p != NULL:
+            _give_back_parser(self, True)
         try:
             self._on_lost(exc)
         finally:
@@ -94,6 +97,8 @@ cdef class HttpProtocol(Handler):
         if self._stash_len:
             # Only if the reactor delivered data despite pause_reading().
             return self._stash_rest(data, length)
+        if self._p == NULL:
+            _take_parser(self)
         self._process(data, length)
         return self._arm_deadline()
 
@@ -108,7 +113,7 @@ cdef class HttpProtocol(Handler):
                 self._close()        # lingering: the client has ended too
         elif self._stash_len or self._blocked:
             pass                     # answer what we have, then close
-        elif self._p.state == S_START or self._p.state == S_DONE:
+        elif self._p == NULL or self._p.state == S_START or self._p.state == S_DONE:
             self._finish_connection(False)
         else:
             self._core._m.conn_refused[<int>CR_INCOMPLETE] += 1
@@ -143,7 +148,7 @@ cdef class HttpProtocol(Handler):
         self._deadline = D_NONE
         if self._conn is None:
             return True
-        if kind == D_HEAD and parser_head_started(&self._p) or kind == D_BODY:
+        if kind == D_HEAD and self._p != NULL and parser_head_started(self._p) or kind == D_BODY:
             # Slowloris defence: the head (or the body) is too slow.
             self._timed_out(T_HEADER if kind == D_HEAD else T_BODY)
             self._send_error(408, "request timeout")
@@ -173,7 +178,7 @@ cdef class HttpProtocol(Handler):
     # ---- input --------------------------------------------------------------
 
     cdef int _process(self, const char *data, Py_ssize_t length) except -1:
-        cdef HttpParser *p = &self._p
+        cdef HttpParser *p = self._p
         cdef Py_ssize_t n
         cdef int event
         while True:
@@ -245,14 +250,14 @@ cdef class HttpProtocol(Handler):
                 self._process(buf + off, n)
             finally:
                 free(buf)
-        if self._p.state == S_COMPLETE and not self._done and not self._blocked:
+        if self._p != NULL and self._p.state == S_COMPLETE and not self._done and not self._blocked:
             # Held back right after a body's last byte: the request's end
             # is still to be reported, and no more input may ever come.
             self._process(NULL, 0)
         if self._done or self._blocked:
             return 0
         if self._eof:
-            if self._p.state == S_START or self._p.state == S_DONE:
+            if self._p == NULL or self._p.state == S_START or self._p.state == S_DONE:
                 self._finish_connection(False)
             else:
                 self._send_error(400, "incomplete request")
@@ -289,8 +294,7 @@ cdef class HttpProtocol(Handler):
 
     cdef int _arm_deadline(self) except -1:
         cdef ServerCore core = self._core
-        cdef HttpParser *p = &self._p
-        cdef int state = p.state
+        cdef HttpParser *p = self._p
         cdef double now, late
         if self._done or self._conn is None:
             return 0
@@ -300,9 +304,11 @@ cdef class HttpProtocol(Handler):
         elif self._blocked:
             if self._deadline != D_NONE:
                 self._set_deadline(D_NONE, 0.0)
-        elif state == S_START or state == S_DONE or state == S_HEAD:
-            if not parser_head_started(p):
+        elif p == NULL or p.state == S_START or p.state == S_DONE or p.state == S_HEAD:
+            if p == NULL or not parser_head_started(p):
                 self._set_deadline(D_KEEPALIVE, core.keepalive_timeout)
+                if p != NULL and not self._started and not self._stash_len:
+                    _give_back_parser(self, False)
             elif self._deadline != D_HEAD or self._new_head:
                 self._set_deadline(D_HEAD, core.header_timeout)
         else:
@@ -356,7 +362,8 @@ cdef class HttpProtocol(Handler):
         # its next request, so that lingers too.
         if self._conn is None:
             return 0
-        linger = linger or self._unparsed > 0 or self._stash_len > 0 or self._p.keep_alive
+        linger = (linger or self._unparsed > 0 or self._stash_len > 0
+                  or self._p == NULL or self._p.keep_alive)
         self._done = True
         self._blocked = B_NONE
         free(self._stash)
@@ -385,7 +392,7 @@ cdef class HttpProtocol(Handler):
         # The health and metrics paths, answered by the server itself for
         # every kind of app (RFC 9110 9.3.2: HEAD gets the head alone).
         cdef ServerCore core = self._core
-        cdef HttpParser *p = &self._p
+        cdef HttpParser *p = self._p
         cdef Framing f
         cdef int special = self._special
         self._special = 0
@@ -416,7 +423,7 @@ cdef class HttpProtocol(Handler):
         return None
 
     cdef bint _idle(self) noexcept:
-        return ((self._p.state == S_START or self._p.state == S_DONE)
+        return ((self._p == NULL or self._p.state == S_START or self._p.state == S_DONE)
                 and not self._stash_len and not self._blocked)
 
     cdef int _shutdown(self) except -1:

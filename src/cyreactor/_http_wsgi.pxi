@@ -151,7 +151,7 @@ cdef str _environ_key(const char *name, Py_ssize_t n):
 
 
 cdef dict _wsgi_environ(WsgiProtocol proto, WsgiAdapter adapter):
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = proto._p
     cdef const char *base = p.head
     cdef HeaderSlot *s
     cdef Py_ssize_t i, query_at
@@ -254,7 +254,7 @@ cdef class WsgiProtocol(HttpProtocol):
             return 0
         if job._input is None:
             try:
-                self._body = _gather_body(&self._p, self._body, &self._body_len, data, length)
+                self._body = _gather_body(self._p, self._body, &self._body_len, data, length)
             except MemoryError:
                 self._job = None
                 return self._send_error(503, "out of memory for the request body")

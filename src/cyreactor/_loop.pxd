@@ -9,6 +9,7 @@ cimport cython
 from libc.stdint cimport uint32_t, uint64_t
 
 from cyreactor cimport _epoll, _posix
+from cyreactor._flags cimport flag
 from cyreactor._proxyproto cimport ProxyParser
 from cyreactor._tls cimport TLSEngine
 
@@ -155,28 +156,29 @@ cdef class _FileRegion:
 cdef class Connection(EventSource):
     cdef readonly Handler handler
 
-    cdef bint _connecting
-    cdef bint _reading
-    cdef bint _closing
-    cdef bint _closed
-    cdef bint _eof_received
-    cdef bint _eof_pending
-    cdef bint _eof_sent
-    cdef bint _write_paused
-    cdef bint _deferred              # in Reactor._deferred, EPOLLOUT not armed for it
-    cdef bint _accepted              # from a Listener (not connect())
-    cdef bint _made                  # connection_made() has run
+    # One byte each, side by side: one object per connection.
+    cdef flag _connecting
+    cdef flag _reading
+    cdef flag _closing
+    cdef flag _closed
+    cdef flag _eof_received
+    cdef flag _eof_pending
+    cdef flag _eof_sent
+    cdef flag _write_paused
+    cdef flag _deferred              # in Reactor._deferred, EPOLLOUT not armed for it
+    cdef flag _accepted              # from a Listener (not connect())
+    cdef flag _made                  # connection_made() has run
+    cdef flag _handshaking           # a PROXY header or TLS handshake is in progress
+    cdef flag _tls_ready             # the TLS handshake is complete
+    cdef flag _tls_peer_closed       # the peer's close_notify, or EOF, was seen
+    cdef flag _tls_closing           # close_notify sent, waiting for the peer's
 
     # Filters between the socket and the handler (_handshake.pxi, _tls.pxi).
     # A PROXY protocol header still to come: its parser, freed once done.
     cdef ProxyParser *_proxy
-    # TLS: the engine (None for plaintext) and where the connection is in
-    # the TLS lifecycle.
+    # TLS: the engine (None for plaintext); the flags above say where the
+    # connection is in the TLS lifecycle.
     cdef TLSEngine _tls
-    cdef bint _handshaking           # a PROXY header or TLS handshake is in progress
-    cdef bint _tls_ready             # the TLS handshake is complete
-    cdef bint _tls_peer_closed       # the peer's close_notify, or EOF, was seen
-    cdef bint _tls_closing           # close_notify sent, waiting for the peer's
     cdef double _tls_handshake_timeout  # connect(ssl=): armed once the TCP connect is done
     cdef double _tls_shutdown_timeout
     # Plaintext written but not yet encrypted: before the handshake ended,
