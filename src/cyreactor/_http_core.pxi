@@ -13,7 +13,7 @@ cdef class ServerCore:
 
     def __cinit__(self):
         self._slots = NULL
-        self._protocols = set()
+        self._live = []
         self._m = &self._own_metrics
 
     def __init__(self, app=None, *, handler_class=None, AppAdapter adapter=None, **options):
@@ -87,7 +87,7 @@ cdef class ServerCore:
         cdef HttpProtocol proto
         self.draining = True
         self.shutting_down = True
-        for proto in list(self._protocols):
+        for proto in list(self._live):
             proto._shutdown()
         return self.open_connections
 
@@ -110,7 +110,7 @@ cdef class ServerCore:
         ones: done per scrape or heartbeat, not per request)."""
         cdef HttpProtocol proto
         cdef int64_t idle = 0
-        for proto in self._protocols:
+        for proto in self._live:
             # _started: a request is being answered (the scrape's own, say).
             if proto._conn is not None and not proto._done and proto._idle() and proto._started == 0:
                 idle += 1
@@ -125,6 +125,16 @@ cdef class ServerCore:
         memcpy(m, self._m, sizeof(HttpMetrics))
         self._m = m
         self._m_owner = view
+
+
+cdef int _unlist(ServerCore core, HttpProtocol proto) except -1:
+    # The last protocol of the list takes proto's place: O(1).
+    cdef list live = core._live
+    cdef HttpProtocol last = live[len(live) - 1]
+    live[proto._live_at] = last
+    last._live_at = proto._live_at
+    live.pop()
+    return 0
 
 
 # ---- the parsers' spares: an idle connection holds no parser --------------------

@@ -67,7 +67,8 @@ cdef class HttpProtocol(Handler):
             return
         core.open_connections += 1
         core._m.open = core.open_connections
-        core._protocols.add(self)
+        self._live_at = len(core._live)
+        core._live.append(self)
         self._counted = True
         self._fresh = True
         self._set_deadline(D_HEAD, core.header_timeout)
@@ -78,7 +79,7 @@ cdef class HttpProtocol(Handler):
             self._counted = False
             core.open_connections -= 1
             core._m.open = core.open_connections
-            core._protocols.discard(self)
+            _unlist(core, self)
         self._done = True
         free(self._stash)
         self._stash = NULL
