@@ -111,8 +111,9 @@ cdef class ServerCore:
         cdef HttpProtocol proto
         cdef int64_t idle = 0
         for proto in self._live:
-            # _started: a request is being answered (the scrape's own, say).
-            if proto._conn is not None and not proto._done and proto._idle() and proto._started == 0:
+            # started: a request is being answered (the scrape's own, say).
+            if (proto._conn is not None and not proto._done and proto._idle()
+                    and (proto._ex == NULL or proto._ex.started == 0)):
                 idle += 1
         self._m.idle = idle
 
@@ -137,40 +138,45 @@ cdef int _unlist(ServerCore core, HttpProtocol proto) except -1:
     return 0
 
 
-# ---- the parsers' spares: an idle connection holds no parser --------------------
+# ---- the spare exchanges: an idle connection holds no parser ---------------------
 #
 # Both run on every keep-alive request, so they touch the core through the
 # protocol's reference (no reference counting) and call nothing when they
 # can help it.
 
-cdef inline int _take_parser(HttpProtocol proto) except -1:
+cdef inline int _take_exchange(HttpProtocol proto) except -1:
     # At a request's first byte. A spare was given back between requests
-    # (S_START or S_DONE, no head buffer): the next parser_feed() starts a
-    # new message in it, as it would on the connection that had it.
-    cdef HttpParser *p
+    # (parser in S_START or S_DONE, no head buffer, nothing stashed): the
+    # next parser_feed() starts a new message in it, as it would on the
+    # connection that had it.
+    cdef Exchange *ex
     if proto._core._nspare:
         proto._core._nspare -= 1
-        proto._p = proto._core._spare[proto._core._nspare]
+        proto._ex = proto._core._spare[proto._core._nspare]
         return 0
-    p = <HttpParser *>malloc(sizeof(HttpParser))
-    if p == NULL:
+    ex = <Exchange *>calloc(1, sizeof(Exchange))
+    if ex == NULL:
         raise MemoryError()
-    parser_init(p, &proto._core._limits, proto._core._parser_slots)
-    proto._p = p
+    parser_init(&ex.p, &proto._core._limits, proto._core._parser_slots)
+    proto._ex = ex
     return 0
 
 
-cdef inline void _give_back_parser(HttpProtocol proto, bint reset) noexcept:
-    # ``reset``: the parser may be anywhere in a request (the connection is
-    # lost), not between two.
-    cdef HttpParser *p = proto._p
-    proto._p = NULL
-    if p.hbuf != NULL:
-        parser_free(p)
+cdef inline void _give_back_exchange(HttpProtocol proto, bint reset) noexcept:
+    # ``reset``: the exchange may be anywhere in a request (the connection
+    # is lost), not between two.
+    cdef Exchange *ex = proto._ex
+    proto._ex = NULL
+    if ex.p.hbuf != NULL:
+        parser_free(&ex.p)
     if reset:
-        parser_init(p, &proto._core._limits, proto._core._parser_slots)
-    if proto._core._nspare < SPARE_PARSERS:
-        proto._core._spare[proto._core._nspare] = p
+        free(ex.stash)
+        ex.stash = NULL
+        ex.stash_len = 0
+        ex.started = 0.0
+        parser_init(&ex.p, &proto._core._limits, proto._core._parser_slots)
+    if proto._core._nspare < SPARE_EXCHANGES:
+        proto._core._spare[proto._core._nspare] = ex
         proto._core._nspare += 1
     else:
-        free(p)
+        free(ex)

@@ -180,7 +180,7 @@ cdef class Request:
 
 
 cdef Request _make_request(HttpProtocol proto):
-    cdef HttpParser *p = proto._p
+    cdef HttpParser *p = &proto._ex.p
     cdef Py_ssize_t n = p.nheaders
     cdef Request r
     # Copy the parser's scratch slots before any Python object is made: the
