@@ -150,9 +150,10 @@ def test_nofile_limit_is_raised(demo):
 
 
 # Issue 14: an idle keep-alive connection held 843 bytes of the server's
-# RSS (the Connection, an HttpProtocol with its parser embedded, the server's
-# set of protocols); the parser is now taken per request.
-IDLE_BYTES_PER_CONNECTION = 700
+# RSS (a Connection with all its rarely used state, an HttpProtocol with its
+# parser embedded, an entry in the server's set of protocols); about 300
+# since the parser comes per request and the rare state on first use.
+IDLE_BYTES_PER_CONNECTION = 400
 
 
 def test_idle_keep_alive_connections_cost_few_bytes_each(demo):

@@ -196,6 +196,10 @@ cdef class Connection(EventSource):
     cdef flag _tls_ready             # the TLS handshake is complete
     cdef flag _tls_peer_closed       # the peer's close_notify, or EOF, was seen
     cdef flag _tls_closing           # close_notify sent, waiting for the peer's
+    # Packed after the flags with the queue's head index (4-byte aligned
+    # both), it keeps the object in a smaller allocator size class.
+    cdef _posix.sockaddr_in6 _peer_addr
+    cdef int _wq_head                # see _wq below; a list index, far below 2**31
 
     # Filters between the socket and the handler (_handshake.pxi, _tls.pxi):
     # the TLS engine (None for plaintext; the flags above say where the
@@ -210,7 +214,6 @@ cdef class Connection(EventSource):
     # the bytes still owed to the kernel, file regions included. Sent
     # entries are dropped in bulk, so draining a long queue is linear.
     cdef list _wq
-    cdef Py_ssize_t _wq_head
     cdef Py_ssize_t _wq_offset
     cdef Py_ssize_t _wq_size
 
@@ -218,8 +221,6 @@ cdef class Connection(EventSource):
     cdef Connection _dprev
     cdef Connection _dnext
     cdef double _deadline
-
-    cdef _posix.sockaddr_in6 _peer_addr
 
     # C-level API for Cython handlers (the Python methods are wrappers).
     # True once the connection's TLS handshake has completed: what the
