@@ -78,13 +78,19 @@ cdef int _disarm_deadline(Connection conn) noexcept:
     return 0
 
 
-cdef double _next_deadline(Reactor reactor) except? -2.0:
+cdef double _next_deadline(Reactor reactor) noexcept:
     """The earliest armed deadline, or -1 if none."""
-    cdef _DeadlineQueue q
+    # Before every epoll_wait: the queues are read borrowed and unchecked
+    # (the list holds _DeadlineQueues only), no reference counted.
+    cdef list queues = reactor._deadline_queues
+    cdef PyObject *q
     cdef double deadline = -1.0
-    for q in reactor._deadline_queues:
-        if q._head is not None and (deadline < 0.0 or q._head._deadline < deadline):
-            deadline = q._head._deadline
+    cdef Py_ssize_t i
+    for i in range(PyList_GET_SIZE(queues)):
+        q = PyList_GET_ITEM(queues, i)
+        if (<_DeadlineQueue>q)._head is not None and (
+                deadline < 0.0 or (<_DeadlineQueue>q)._head._deadline < deadline):
+            deadline = (<_DeadlineQueue>q)._head._deadline
     return deadline
 
 

@@ -212,6 +212,12 @@ cdef class HttpProtocol(Handler):
                     self._answer_special()
                 else:
                     self._on_complete()
+                if self._ex == NULL:
+                    # Given back from inside the callback, the response
+                    # done (resume_writing() once it drained): a request
+                    # behind it takes one again.
+                    _take_exchange(self)
+                    p = &self._ex.p
             else:
                 self._core._m.refused[<int>p.refusal] += 1
                 self._send_error(refusal_status(p.refusal), refusal_reason(p.refusal).decode("ascii"))
