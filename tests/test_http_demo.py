@@ -153,32 +153,42 @@ def test_nofile_limit_is_raised(demo):
     assert soft == hard
 
 
-def test_10000_idle_keep_alive_connections_cost_little(demo):
+# Issue 14: an idle keep-alive connection held 843 bytes of the server's
+# RSS (a Connection with all its rarely used state, an HttpProtocol with its
+# parser embedded, an entry in the server's set of protocols); about 300
+# since the parser comes per request and the rare state on first use.
+IDLE_BYTES_PER_CONNECTION = 400
+
+
+def test_idle_keep_alive_connections_cost_few_bytes_each(demo):
+    count, warm = 2000, 200
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard < 12000:
-        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is below 12000")
+    if hard < count + warm + 100:
+        pytest.skip(f"RLIMIT_NOFILE hard limit {hard} is below {count + warm + 100}")
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
     d = demo()
-    assert exchange(d.port, GET)[2] == BODY
-    before = d.rss_kib()
     socks = []
-    try:
-        for i in range(10000):
-            s = socket.socket()
-            s.setblocking(True)
-            s.connect(("127.0.0.1", d.port))
-            s.send(GET)
-            socks.append(s)
-        for s in socks:               # every one answered: now idle keep-alive
-            s.settimeout(10)
+
+    def idle(n):
+        batch = [socket.create_connection(("127.0.0.1", d.port), timeout=10) for _ in range(n)]
+        socks.extend(batch)
+        for s in batch:
+            s.sendall(GET)
+        for s in batch:               # answered: now idle keep-alive
             data = b""
             while not data.endswith(BODY):
                 data += s.recv(4096)
-        after = d.rss_kib()
+
+    try:
+        idle(warm)                    # the one-off growth: registry, allocator arenas
+        before = d.rss_kib()
+        for _ in range(count // 500):
+            idle(500)
+        per_connection = (d.rss_kib() - before) * 1024 / count
         # Served others meanwhile, at no cost from the idle ones.
         assert exchange(d.port, GET)[2] == BODY
-        print(f"10k idle connections: server RSS {before} -> {after} KiB")
-        assert after - before < 10 * 1024, f"10k idle connections cost {after - before} KiB"
+        print(f"{count} idle connections: {per_connection:.0f} bytes of server RSS each")
+        assert per_connection < IDLE_BYTES_PER_CONNECTION
     finally:
         for s in socks:
             s.close()

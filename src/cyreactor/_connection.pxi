@@ -16,6 +16,25 @@
 
 
 @cython.final
+cdef class _ConnExtras:
+
+    def __cinit__(self):
+        self._high_water = DEFAULT_HIGH_WATER
+        self._low_water = DEFAULT_HIGH_WATER // 4
+
+    def __dealloc__(self):
+        _proxy_release(self)
+
+
+cdef inline Py_ssize_t _high_water(Connection conn) noexcept:
+    return DEFAULT_HIGH_WATER if conn._x is None else conn._x._high_water
+
+
+cdef inline Py_ssize_t _low_water(Connection conn) noexcept:
+    return DEFAULT_HIGH_WATER // 4 if conn._x is None else conn._x._low_water
+
+
+@cython.final
 cdef class Connection(EventSource):
     """One stream connection: TCP (IPv4/IPv6) or Unix.
 
@@ -24,11 +43,6 @@ cdef class Connection(EventSource):
 
     def __cinit__(self, *args):
         self._reading = True
-        self._high_water = DEFAULT_HIGH_WATER
-        self._low_water = DEFAULT_HIGH_WATER // 4
-
-    def __dealloc__(self):
-        _proxy_release(self)
 
     # ---- the public surface ---------------------------------------------
 
@@ -40,18 +54,21 @@ cdef class Connection(EventSource):
     @property
     def peername(self):
         """The remote address, as the socket module gives it."""
-        if self._peername is None:
-            self._peername = sockaddr_to_address(&self._peer_addr)
-            if self._peername is None and self._fd >= 0:
-                self._peername = _sockinfo(self._fd, True)
-        return self._peername
+        # Made on each read from the accepted address: kept, it would cost
+        # every idle connection a tuple and its _ConnExtras.
+        if self._x is not None and self._x._peername is not None:
+            return self._x._peername
+        address = sockaddr_to_address(&self._peer_addr)
+        if address is None and self._fd >= 0:
+            address = self._extras()._peername = _sockinfo(self._fd, True)
+        return address
 
     @property
     def sockname(self):
         """The local address, as the socket module gives it."""
-        if self._sockname is None and self._fd >= 0:
-            self._sockname = _sockinfo(self._fd, False)
-        return self._sockname
+        if (self._x is None or self._x._sockname is None) and self._fd >= 0:
+            self._extras()._sockname = _sockinfo(self._fd, False)
+        return self._x._sockname if self._x is not None else None
 
     def write(self, data):
         """Sends ``data`` (bytes-like) now as far as the socket takes it and
@@ -139,12 +156,12 @@ cdef class Connection(EventSource):
         """Bytes accepted by write() and not yet taken by the kernel (for
         TLS: ciphertext, and plaintext not yet encrypted)."""
         cdef Py_ssize_t pending = 0
-        if self._tls_pending is not None:
-            pending = sum([PyBytes_GET_SIZE(data) for data in self._tls_pending])
+        if self._x is not None and self._x._tls_pending is not None:
+            pending = sum([PyBytes_GET_SIZE(data) for data in self._x._tls_pending])
         return self._wq_size + _cork_pending(self._reactor, self) + pending
 
     def get_write_buffer_limits(self):
-        return (self._low_water, self._high_water)
+        return (_low_water(self), _high_water(self))
 
     def set_write_buffer_limits(self, high=None, low=None):
         """Sets the flow-control marks (default 64 KiB high, a quarter low)."""
@@ -154,8 +171,9 @@ cdef class Connection(EventSource):
             low = high // 4
         if not 0 <= low <= high:
             raise ValueError(f"high ({high!r}) must be >= low ({low!r}) must be >= 0")
-        self._high_water = high
-        self._low_water = low
+        x = self._extras()
+        x._high_water = high
+        x._low_water = low
         self._maybe_pause_writing()
         self._after_write()
 
@@ -175,10 +193,12 @@ cdef class Connection(EventSource):
         if name == "sockname":
             return self.sockname
         if name == "socket":
-            if self._transport_socket is None and self._fd >= 0:
+            if (self._x is None or self._x._transport_socket is None) and self._fd >= 0:
                 from asyncio.trsock import TransportSocket
-                self._transport_socket = TransportSocket(_socket.socket(fileno=self._fd))
-            return self._transport_socket if self._transport_socket is not None else default
+                self._extras()._transport_socket = TransportSocket(_socket.socket(fileno=self._fd))
+            if self._x is None or self._x._transport_socket is None:
+                return default
+            return self._x._transport_socket
         return default
 
     def start_tls(self, sslcontext, *, server_side=False, server_hostname=None, handshake_timeout=None,
@@ -323,12 +343,17 @@ cdef class Connection(EventSource):
             return
         self._reading = True
         self._update_interest()
-        if self._held is not None or (self._tls is not None and self._tls.pending()):
+        if (self._x is not None and self._x._held is not None) or (self._tls is not None and self._tls.pending()):
             # Input held back while paused: no epoll event will announce
             # it. Delivered after this dispatch, never inside another one.
             self._reactor._resumed.append(self)
 
     # ---- events -------------------------------------------------------------
+
+    cdef _ConnExtras _extras(self):
+        if self._x is None:
+            self._x = _ConnExtras.__new__(_ConnExtras)
+        return self._x
 
     cdef int _start(self, Handler handler) except -1:
         self.handler = handler
@@ -364,7 +389,7 @@ cdef class Connection(EventSource):
         cdef Reactor reactor = self._reactor
         cdef Py_ssize_t n
         cdef int err
-        if self._tls is not None or self._proxy != NULL:
+        if self._tls is not None or (self._x is not None and self._x._proxy != NULL):
             return _filtered_readable(self)
         if self.handler._buffered:
             return self._read_into_handler()
@@ -421,12 +446,12 @@ cdef class Connection(EventSource):
 
     cdef int _on_resumed(self) except -1:
         cdef Py_ssize_t used
-        held = self._held
+        held = self._x._held if self._x is not None else None
         if held is not None:
-            self._held = None
+            self._x._held = None
             used = self._deliver_copy(PyBytes_AS_STRING(held), PyBytes_GET_SIZE(held))
             if used < PyBytes_GET_SIZE(held) and not self._closing:
-                self._held = held[used:]
+                self._x._held = held[used:]
         elif self._tls is not None and self._tls.pending():
             _tls_input(self, NULL, 0)
         return 0
@@ -485,7 +510,7 @@ cdef class Connection(EventSource):
         self._update_interest()
         if self._tls is not None:
             # connection_made() waits for the handshake.
-            return _tls_start(self, self._tls, self._tls_handshake_timeout, self._tls_shutdown_timeout)
+            return _tls_start(self, self._tls, self._x._tls_handshake_timeout, self._x._tls_shutdown_timeout)
         self._call_connection_made()
         if not self._closed:
             # Writes and write_eof() made before the connection was up.
@@ -731,7 +756,7 @@ cdef class Connection(EventSource):
         return self._set_interest(want)
 
     cdef int _after_write(self) except -1:
-        if self._write_paused and self._wq_size <= self._low_water:
+        if self._write_paused and self._wq_size <= _low_water(self):
             self._write_paused = False
             try:
                 result = self.handler.resume_writing()
@@ -755,7 +780,7 @@ cdef class Connection(EventSource):
         return _tls_await_close_notify(self)
 
     cdef int _maybe_pause_writing(self) except -1:
-        if not self._write_paused and self._wq_size > self._high_water and not self._closed:
+        if not self._write_paused and self._wq_size > _high_water(self) and not self._closed:
             self._write_paused = True
             self._reactor._st_write_paused += 1
             try:
@@ -785,14 +810,15 @@ cdef class Connection(EventSource):
         self._closing = True
         self._reading = False
         self._handshaking = False
-        self._tls_pending = None
-        self._held = None
-        _proxy_release(self)
+        if self._x is not None:
+            self._x._tls_pending = None
+            self._x._held = None
+            _proxy_release(self._x)
+            if self._x._transport_socket is not None:
+                # The socket object shares our descriptor: it must never close it.
+                self._x._transport_socket._sock.detach()
         _disarm_deadline(self)
         _cork_drop(reactor, self)
-        if self._transport_socket is not None:
-            # The socket object shares our descriptor: it must never close it.
-            self._transport_socket._sock.detach()
         self._close_fd()
         wq = self._wq
         head = self._wq_head
@@ -803,7 +829,8 @@ cdef class Connection(EventSource):
         reactor._st_open -= 1
         # connection_lost() runs after this round of dispatch, never inside
         # the callback that closed the connection, as asyncio does.
-        self._lost_exc = exc
+        if exc is not None:
+            self._extras()._lost_exc = exc
         reactor._lost.append(self)
         reactor._descriptor_freed()
         if wq is not None:
@@ -812,11 +839,13 @@ cdef class Connection(EventSource):
 
     cdef int _call_connection_lost(self) except -1:
         cdef Handler handler = self.handler
-        exc = self._lost_exc
+        exc = None
+        if self._x is not None:
+            exc = self._x._lost_exc
+            self._x._lost_exc = None
         # Breaks the handler <-> connection cycle so both are freed by
         # reference counting, not left to the cyclic GC.
         self.handler = None
-        self._lost_exc = None
         if handler is not None:
             try:
                 result = handler.connection_lost(exc)

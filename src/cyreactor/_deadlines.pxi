@@ -38,9 +38,15 @@ cdef int _arm_deadline(Connection conn, double seconds) except -1:
     conn._deadline = _monotonic() + seconds
     if q._tail is conn:
         return 0
-    _disarm_deadline(conn)
-    conn._dqueue = q
+    if conn._dqueue is q:
+        # Re-armed in its queue (every keep-alive request): moved to the
+        # tail, its links overwritten rather than cleared first.
+        _unlink(conn, q)
+    else:
+        _disarm_deadline(conn)
+        conn._dqueue = q
     conn._dprev = q._tail
+    conn._dnext = None
     if q._tail is None:
         q._head = conn
     else:
@@ -49,10 +55,8 @@ cdef int _arm_deadline(Connection conn, double seconds) except -1:
     return 0
 
 
-cdef int _disarm_deadline(Connection conn) noexcept:
-    cdef _DeadlineQueue q = conn._dqueue
-    if q is None:
-        return 0
+cdef inline void _unlink(Connection conn, _DeadlineQueue q) noexcept:
+    # Leaves conn's own links as they were.
     if conn._dprev is None:
         q._head = conn._dnext
     else:
@@ -61,19 +65,32 @@ cdef int _disarm_deadline(Connection conn) noexcept:
         q._tail = conn._dprev
     else:
         conn._dnext._dprev = conn._dprev
+
+
+cdef int _disarm_deadline(Connection conn) noexcept:
+    cdef _DeadlineQueue q = conn._dqueue
+    if q is None:
+        return 0
+    _unlink(conn, q)
     conn._dprev = None
     conn._dnext = None
     conn._dqueue = None
     return 0
 
 
-cdef double _next_deadline(Reactor reactor) except? -2.0:
+cdef double _next_deadline(Reactor reactor) noexcept:
     """The earliest armed deadline, or -1 if none."""
-    cdef _DeadlineQueue q
+    # Before every epoll_wait: the queues are read borrowed and unchecked
+    # (the list holds _DeadlineQueues only), no reference counted.
+    cdef list queues = reactor._deadline_queues
+    cdef PyObject *q
     cdef double deadline = -1.0
-    for q in reactor._deadline_queues:
-        if q._head is not None and (deadline < 0.0 or q._head._deadline < deadline):
-            deadline = q._head._deadline
+    cdef Py_ssize_t i
+    for i in range(PyList_GET_SIZE(queues)):
+        q = PyList_GET_ITEM(queues, i)
+        if (<_DeadlineQueue>q)._head is not None and (
+                deadline < 0.0 or (<_DeadlineQueue>q)._head._deadline < deadline):
+            deadline = (<_DeadlineQueue>q)._head._deadline
     return deadline
 
 

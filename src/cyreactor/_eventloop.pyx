@@ -523,9 +523,10 @@ cdef class _LoopBase(Reactor):
         # stays valid for its owner (setsockopt, ...) until the connection
         # is closed; then it is detached, as if asyncio had closed it.
         conn = self._new_connection(sock.fileno())
-        conn._transport_socket = _TransportSocket(sock)
-        conn._peername = peername
-        conn._sockname = sockname
+        x = conn._extras()
+        x._transport_socket = _TransportSocket(sock)
+        x._peername = peername
+        x._sockname = sockname
         conn._start(bridge)
         return bridge._transport
 

@@ -50,10 +50,11 @@ cdef tuple _stage_settings(object sslcontext, bint proxy_protocol, object handsh
 
 cdef int _accept_handshake(Connection conn, Listener listener) except -1:
     if listener._proxy_protocol:
-        conn._proxy = <ProxyParser *>malloc(sizeof(ProxyParser))
-        if conn._proxy == NULL:
+        x = conn._extras()
+        x._proxy = <ProxyParser *>malloc(sizeof(ProxyParser))
+        if x._proxy == NULL:
             raise MemoryError()
-        proxy_init(conn._proxy, PP_DEFAULT_MAX_V2_SIZE)
+        proxy_init(x._proxy, PP_DEFAULT_MAX_V2_SIZE)
     if listener._sslcontext is not None:
         _tls_attach(conn, _new_engine(listener._sslcontext, True, None), listener._ssl_shutdown_timeout)
     conn._handshaking = True
@@ -92,7 +93,7 @@ cdef int _filtered_readable(Connection conn) except -1:
                 "the peer closed the connection during the " + _stage_name(conn)))
         return _tls_eof(conn)
     reactor._st_bytes_in += <uint64_t>n
-    if conn._proxy != NULL:
+    if conn._x._proxy != NULL:
         used = _proxy_input(conn, data, n)
         if used < 0:
             return 0
@@ -103,7 +104,7 @@ cdef int _filtered_readable(Connection conn) except -1:
             if n and not conn._closed:
                 used = conn._deliver_copy(data, n)
                 if used < n and not conn._closing:
-                    conn._held = PyBytes_FromStringAndSize(data + used, n - used)
+                    conn._x._held = PyBytes_FromStringAndSize(data + used, n - used)
             return 0
         if n == 0:
             return 0
@@ -113,7 +114,7 @@ cdef int _filtered_readable(Connection conn) except -1:
 cdef Py_ssize_t _proxy_input(Connection conn, const char *data, Py_ssize_t n) except -2:
     """How many of the bytes were the PROXY header's; -1 while it is
     incomplete, or once it is refused (and the connection closed)."""
-    cdef ProxyParser *p = conn._proxy
+    cdef ProxyParser *p = conn._x._proxy
     cdef Py_ssize_t used = proxy_feed(p, data, n)
     if p.event == PP_NEED_MORE:
         return -1
@@ -122,23 +123,23 @@ cdef Py_ssize_t _proxy_input(Connection conn, const char *data, Py_ssize_t n) ex
         return -1
     if p.family == _posix.AF_INET or p.family == _posix.AF_INET6:
         conn._peer_addr = p.src
-        conn._peername = None
+        conn._x._peername = None
     elif p.family == _posix.AF_UNIX:
-        conn._peername = proxy_address(p, True)
-    _proxy_release(conn)
+        conn._x._peername = proxy_address(p, True)
+    _proxy_release(conn._x)
     return used
 
 
-cdef int _proxy_release(Connection conn) noexcept:
-    if conn._proxy != NULL:
-        proxy_free(conn._proxy)
-        free(conn._proxy)
-        conn._proxy = NULL
+cdef int _proxy_release(_ConnExtras x) noexcept:
+    if x._proxy != NULL:
+        proxy_free(x._proxy)
+        free(x._proxy)
+        x._proxy = NULL
     return 0
 
 
 cdef str _stage_name(Connection conn):
-    return "PROXY protocol header" if conn._proxy != NULL else "TLS handshake"
+    return "PROXY protocol header" if conn._x is not None and conn._x._proxy != NULL else "TLS handshake"
 
 
 cdef int _stage_done(Connection conn) except -1:

@@ -10,6 +10,7 @@ cimport cython
 from libc.stdint cimport int64_t, uint64_t
 from libc.time cimport time_t
 
+from cyreactor._flags cimport flag
 from cyreactor._httpparser cimport R_COUNT, HeaderSlot, HttpLimits, HttpParser
 from cyreactor._loop cimport Connection, Handler, Reactor
 
@@ -124,10 +125,33 @@ ctypedef struct HttpMetrics:
 
 # ---- _http_core.pxi: the server core ---------------------------------------------
 
+cdef enum:
+    # Exchanges kept for reuse by a core's connections: as many as take one
+    # at once in a burst; beyond it, one given back is freed.
+    SPARE_EXCHANGES = 64
+
+# What a connection holds only while a request is under way: taken when its
+# first byte arrives, given back when the connection goes idle
+# (_http_core.pxi), so an idle keep-alive connection holds none.
+ctypedef struct Exchange:
+    HttpParser p
+    # Input held back while HttpProtocol._blocked: a heap copy, freed once
+    # consumed.
+    char *stash
+    Py_ssize_t stash_off
+    Py_ssize_t stash_len
+    double body_start                 # when the current body's rate window began
+    uint64_t body_received            # body bytes received since then
+    Py_ssize_t unparsed               # input left after the event being handled
+    double started                    # when the current request's head was complete; 0: none
+
 @cython.final
 cdef class ServerCore:
     cdef HttpLimits _limits
     cdef HeaderSlot *_slots          # scratch for the parser, copied at once
+    cdef HeaderSlot *_parser_slots   # what its parsers get: _slots, or NULL (the demo reads no header)
+    cdef Exchange *_spare[<int>SPARE_EXCHANGES]   # given back, ready for the next request
+    cdef Py_ssize_t _nspare
     cdef dict _options               # every option, as resolved from the table
     cdef readonly double header_timeout
     cdef readonly double body_timeout
@@ -154,7 +178,9 @@ cdef class ServerCore:
     cdef readonly uint64_t requests
     cdef readonly uint64_t refused
     cdef readonly uint64_t errors
-    cdef set _protocols
+    # The protocols counted in open_connections, each at its _live_at: a
+    # slot of a list costs an idle connection 8 bytes, a set's entry ~50.
+    cdef list _live
     cdef HttpMetrics _own_metrics    # the counters, unless attached to a scoreboard
     cdef HttpMetrics *_m             # the counters in use: &_own_metrics or a slot
     cdef object _m_owner             # keeps a slot's buffer exported while _m points into it
@@ -184,25 +210,22 @@ cdef enum Blocked:
 cdef class HttpProtocol(Handler):
     cdef ServerCore _core
     cdef Connection _conn
-    cdef HttpParser _p
-    # Input held back while _blocked: a heap copy, freed once consumed.
-    cdef char *_stash
-    cdef Py_ssize_t _stash_off
-    cdef Py_ssize_t _stash_len
+    # The parser and the rest of a request's state, from the core's spares.
+    # NULL: idle between requests, as a fresh parser would be (nothing of a
+    # request seen, keep-alive), nothing stashed.
+    cdef Exchange *_ex
     cdef unsigned int _blocked
     cdef Deadline _deadline
     cdef Py_ssize_t _closing_queued   # bytes queued when D_CLOSING was last armed
-    cdef double _body_start           # when the current body's rate window began
-    cdef uint64_t _body_received      # body bytes received since then
-    cdef bint _new_head               # a request completed: the next head is new
-    cdef bint _write_paused
-    cdef bint _counted                # counted in ServerCore.open_connections
-    cdef bint _done                   # no more requests on this connection
-    cdef bint _eof                    # the peer half-closed
-    cdef bint _fresh                  # accepted, no request begun yet (a stop lets it send one)
-    cdef Py_ssize_t _unparsed         # input left after the event being handled
+    # One byte each, side by side: one object per connection.
+    cdef flag _new_head               # a request completed: the next head is new
+    cdef flag _write_paused
+    cdef flag _counted                # counted in ServerCore.open_connections
+    cdef flag _done                   # no more requests on this connection
+    cdef flag _eof                    # the peer half-closed
+    cdef flag _fresh                  # accepted, no request begun yet (a stop lets it send one)
     cdef int _special                 # the request is the health (1) or metrics (2) path
-    cdef double _started              # when the current request's head was complete; 0: none
+    cdef int _live_at                 # its index in ServerCore._live while _counted
     cdef object _access               # the access-log entry of the current request (only when on)
 
     cdef int _process(self, const char *data, Py_ssize_t length) except -1
@@ -225,7 +248,7 @@ cdef class HttpProtocol(Handler):
     cdef object tls_refusal(self, object exc)
     cdef bint _idle(self) noexcept
 
-    # Hooks for the subclasses; the parser's results are in self._p.
+    # Hooks for the subclasses; the parser's results are in self._ex.p.
     cdef int _on_head(self) except -1
     cdef int _on_body(self, const char *data, Py_ssize_t length) except -1
     cdef int _on_complete(self) except -1

@@ -56,7 +56,7 @@ cdef tuple _resolve_client(ServerCore core, Connection conn, object headers):
 
 cdef tuple _access_entry(HttpProtocol proto):
     # At HP_HEAD only: the parser's head and slots are valid until the next feed.
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = &proto._ex.p
     cdef const char *eol = <const char *>memchr(p.head, c'\r', p.head_len)
     cdef list headers = _fields(p.head, p.slots, p.nheaders) if p.slots != NULL else []
     client, scheme = proto._client_scheme(headers)

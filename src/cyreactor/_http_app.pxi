@@ -53,7 +53,7 @@ cdef object _direct_body(HttpProtocol proto):
     # At HP_HEAD, for a body gathered whole: a long Content-Length body is
     # made now (None if not) and read straight into place
     # (get_buffer/buffer_updated). MemoryError if it cannot be made.
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = &proto._ex.p
     if p.chunked or p.content_length < DIRECT_BODY_MIN:
         return None
     body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>p.content_length)
@@ -66,14 +66,14 @@ cdef object _body_window(HttpProtocol proto, object body, Py_ssize_t filled):
     # is being read any more) a scratch buffer, and reads go back to the
     # reactor's own buffer.
     cdef _BodyWindow w
-    if (body is None or proto._done or proto._conn is None or proto._stash_len
-            or proto._p.state != S_BODY_LENGTH or filled + <Py_ssize_t>proto._p.remaining > len(body)):
+    if (body is None or proto._done or proto._conn is None or proto._ex == NULL or proto._ex.stash_len
+            or proto._ex.p.state != S_BODY_LENGTH or filled + <Py_ssize_t>proto._ex.p.remaining > len(body)):
         proto._buffered = False
         return _SCRATCH
     w = _BodyWindow.__new__(_BodyWindow)
     w._body = body
     w._offset = filled
-    w._length = <Py_ssize_t>proto._p.remaining
+    w._length = <Py_ssize_t>proto._ex.p.remaining
     w._itemsize = 1
     return w
 
@@ -173,7 +173,7 @@ cdef class AppProtocol(HttpProtocol):
                 return self._user_error(exc, "the app's handler_for()", req)
         self._streaming = cls is not None
         if cls is None:
-            if self._p.expect_continue:
+            if self._ex.p.expect_continue:
                 # The app is called with the whole body: it will be read.
                 self._conn.write_buffer(CONTINUE_100, 25)
             try:
@@ -184,7 +184,7 @@ cdef class AppProtocol(HttpProtocol):
                 return self._send_error(503, "out of memory for the request body")
             return 0
         w = self._writer = _make_writer(self, req)
-        w._awaiting_continue = self._p.expect_continue
+        w._awaiting_continue = self._ex.p.expect_continue
         try:
             self._handler = cls(req, w)
         except Exception as exc:
@@ -209,7 +209,7 @@ cdef class AppProtocol(HttpProtocol):
                 _start_task(self._conn._reactor, self._await_handler(result, "on_body()", self._request))
         elif self._request is not None and not self._streaming:
             try:
-                self._body = _gather_body(&self._p, self._body, &self._body_len, data, length)
+                self._body = _gather_body(&self._ex.p, self._body, &self._body_len, data, length)
             except MemoryError:
                 self._request = None
                 return self._send_error(503, "out of memory for the request body")
@@ -295,7 +295,7 @@ cdef class AppProtocol(HttpProtocol):
     cdef int _respond(self, object response, Request req) except -1:
         # The simple form's fast path: a whole body, one head, no writer.
         cdef Response r
-        cdef HttpParser *p = &self._p
+        cdef HttpParser *p = &self._ex.p
         cdef Framing f
         cdef ResponseWriter w
         if type(response) is not Response:

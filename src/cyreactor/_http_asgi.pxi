@@ -83,7 +83,7 @@ cdef class AsgiAdapter(AppAdapter):
 
 
 cdef dict _asgi_scope(AsgiProtocol proto, AsgiAdapter adapter):
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = &proto._ex.p
     cdef Py_ssize_t query_at
     cdef Py_ssize_t path_at = _path_bounds(p, &query_at)
     cdef Py_ssize_t target_end = p.target_off + p.target_len
@@ -135,7 +135,7 @@ cdef class AsgiProtocol(HttpProtocol):
         cycle._proto = self
         cycle._adapter = adapter
         cycle._loop = self._conn._reactor
-        cycle._out = _make_responder(self, self._p.expect_continue)
+        cycle._out = _make_responder(self, self._ex.p.expect_continue)
         cycle.scope = _asgi_scope(self, adapter)
         self._cycle = cycle
         _start_task(cycle._loop, cycle._run())

@@ -13,12 +13,12 @@ cdef class ServerCore:
 
     def __cinit__(self):
         self._slots = NULL
-        self._protocols = set()
+        self._live = []
         self._m = &self._own_metrics
 
     def __init__(self, app=None, *, handler_class=None, AppAdapter adapter=None, **options):
-        cdef dict settings = _resolve_options(
-            options, demo=app is None and handler_class is None and adapter is None)
+        cdef bint demo = app is None and handler_class is None and adapter is None
+        cdef dict settings = _resolve_options(options, demo=demo)
         if self._slots != NULL:
             raise RuntimeError("ServerCore.__init__ called twice")
         if adapter is not None and adapter.app is None:
@@ -47,8 +47,13 @@ cdef class ServerCore:
         self._slots = <HeaderSlot *>malloc(sizeof(HeaderSlot) * self._limits.max_headers)
         if self._slots == NULL:
             raise MemoryError()
+        # The demo reads no header, unless the access log reports some.
+        self._parser_slots = NULL if demo and not self._need_headers else self._slots
 
     def __dealloc__(self):
+        while self._nspare:
+            self._nspare -= 1
+            free(self._spare[self._nspare])
         free(self._slots)
 
     @property
@@ -62,14 +67,10 @@ cdef class ServerCore:
             raise RuntimeError("ServerCore.__init__ was not called")
         if self.adapter is not None:
             proto = self.adapter._new_protocol()
-            parser_init(&proto._p, &self._limits, self._slots)
         elif self.app is None and self.handler_class is None:
             proto = DemoProtocol.__new__(DemoProtocol)
-            # The demo reads no header, unless the access log reports some.
-            parser_init(&proto._p, &self._limits, self._slots if self._need_headers else NULL)
         else:
             proto = AppProtocol.__new__(AppProtocol)
-            parser_init(&proto._p, &self._limits, self._slots)
         proto._core = self
         return proto
 
@@ -86,7 +87,7 @@ cdef class ServerCore:
         cdef HttpProtocol proto
         self.draining = True
         self.shutting_down = True
-        for proto in list(self._protocols):
+        for proto in list(self._live):
             proto._shutdown()
         return self.open_connections
 
@@ -109,9 +110,10 @@ cdef class ServerCore:
         ones: done per scrape or heartbeat, not per request)."""
         cdef HttpProtocol proto
         cdef int64_t idle = 0
-        for proto in self._protocols:
-            # _started: a request is being answered (the scrape's own, say).
-            if proto._conn is not None and not proto._done and proto._idle() and proto._started == 0:
+        for proto in self._live:
+            # started: a request is being answered (the scrape's own, say).
+            if (proto._conn is not None and not proto._done and proto._idle()
+                    and (proto._ex == NULL or proto._ex.started == 0)):
                 idle += 1
         self._m.idle = idle
 
@@ -124,3 +126,57 @@ cdef class ServerCore:
         memcpy(m, self._m, sizeof(HttpMetrics))
         self._m = m
         self._m_owner = view
+
+
+cdef int _unlist(ServerCore core, HttpProtocol proto) except -1:
+    # The last protocol of the list takes proto's place: O(1).
+    cdef list live = core._live
+    cdef HttpProtocol last = live[len(live) - 1]
+    live[proto._live_at] = last
+    last._live_at = proto._live_at
+    live.pop()
+    return 0
+
+
+# ---- the spare exchanges: an idle connection holds no parser ---------------------
+#
+# Both run on every keep-alive request, so they touch the core through the
+# protocol's reference (no reference counting) and call nothing when they
+# can help it.
+
+cdef inline int _take_exchange(HttpProtocol proto) except -1:
+    # At a request's first byte. A spare was given back between requests
+    # (parser in S_START or S_DONE, no head buffer, nothing stashed): the
+    # next parser_feed() starts a new message in it, as it would on the
+    # connection that had it.
+    cdef Exchange *ex
+    if proto._core._nspare:
+        proto._core._nspare -= 1
+        proto._ex = proto._core._spare[proto._core._nspare]
+        return 0
+    ex = <Exchange *>calloc(1, sizeof(Exchange))
+    if ex == NULL:
+        raise MemoryError()
+    parser_init(&ex.p, &proto._core._limits, proto._core._parser_slots)
+    proto._ex = ex
+    return 0
+
+
+cdef inline void _give_back_exchange(HttpProtocol proto, bint reset) noexcept:
+    # ``reset``: the exchange may be anywhere in a request (the connection
+    # is lost), not between two.
+    cdef Exchange *ex = proto._ex
+    proto._ex = NULL
+    if ex.p.hbuf != NULL:
+        parser_free(&ex.p)
+    if reset:
+        free(ex.stash)
+        ex.stash = NULL
+        ex.stash_len = 0
+        ex.started = 0.0
+        parser_init(&ex.p, &proto._core._limits, proto._core._parser_slots)
+    if proto._core._nspare < SPARE_EXCHANGES:
+        proto._core._spare[proto._core._nspare] = ex
+        proto._core._nspare += 1
+    else:
+        free(ex)

@@ -28,13 +28,13 @@ cdef class DemoProtocol(HttpProtocol):
     discarded as they arrive. No Python object is made per request."""
 
     cdef int _on_head(self) except -1:
-        if self._p.expect_continue:
+        if self._ex.p.expect_continue:
             # The body will be read (and discarded): invite it.
             self._conn.write_buffer(CONTINUE_100, 25)
         return 0
 
     cdef int _on_complete(self) except -1:
-        cdef HttpParser *p = &self._p
+        cdef HttpParser *p = &self._ex.p
         cdef ServerCore core = self._core
         cdef Canned *c
         cdef bint close = not p.keep_alive or core.shutting_down

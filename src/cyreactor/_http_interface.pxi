@@ -65,7 +65,7 @@ cdef tuple _client_scheme_at_head(HttpProtocol proto, object headers):
     # proxies' headers). ``headers``: the request's (lower-case name,
     # value) pairs, or None to make them only if proxies are trusted. At
     # HP_HEAD only.
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = &proto._ex.p
     if headers is None:
         headers = _fields(p.head, p.slots, p.nheaders) if proto._core._proxies is not None else ()
     return proto._client_scheme(headers)

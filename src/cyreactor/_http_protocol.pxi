@@ -34,8 +34,11 @@ cdef inline int _responded(HttpProtocol proto, int status, long long body_bytes)
     # Every response ends here once it is written: the counters, the
     # duration since its head was complete, the access log. Inline: it is
     # on every request's path.
-    _count_response(proto._core._m, status, body_bytes, proto._started)
-    proto._started = 0.0
+    cdef Exchange *ex = proto._ex
+    # No exchange: refused before any request (503), no duration.
+    _count_response(proto._core._m, status, body_bytes, ex.started if ex != NULL else 0.0)
+    if ex != NULL:
+        ex.started = 0.0
     if proto._core.access_log:
         _log_access(proto, status, body_bytes)
     return 0
@@ -49,8 +52,10 @@ cdef class HttpProtocol(Handler):
         raise TypeError("HTTP protocols are made by a ServerCore, not directly")
 
     def __dealloc__(self):
-        parser_free(&self._p)
-        free(self._stash)
+        if self._ex != NULL:
+            parser_free(&self._ex.p)
+            free(self._ex.stash)
+            free(self._ex)
 
     cpdef connection_made(self, Connection conn):
         cdef ServerCore core = self._core
@@ -65,7 +70,8 @@ cdef class HttpProtocol(Handler):
             return
         core.open_connections += 1
         core._m.open = core.open_connections
-        core._protocols.add(self)
+        self._live_at = len(core._live)
+        core._live.append(self)
         self._counted = True
         self._fresh = True
         self._set_deadline(D_HEAD, core.header_timeout)
@@ -76,12 +82,10 @@ cdef class HttpProtocol(Handler):
             self._counted = False
             core.open_connections -= 1
             core._m.open = core.open_connections
-            core._protocols.discard(self)
+            _unlist(core, self)
         self._done = True
-        free(self._stash)
-        self._stash = NULL
-        self._stash_len = 0
-        parser_free(&self._p)
+        if self._ex != NULL:
+            _give_back_exchange(self, True)
         try:
             self._on_lost(exc)
         finally:
@@ -91,7 +95,9 @@ cdef class HttpProtocol(Handler):
         if self._done or self._conn is None:
             return 0                 # lingering close: input is discarded
         _refresh_date()
-        if self._stash_len:
+        if self._ex == NULL:
+            _take_exchange(self)
+        elif self._ex.stash_len:
             # Only if the reactor delivered data despite pause_reading().
             return self._stash_rest(data, length)
         self._process(data, length)
@@ -106,9 +112,9 @@ cdef class HttpProtocol(Handler):
         if self._done:
             if not self._conn.closing():
                 self._close()        # lingering: the client has ended too
-        elif self._stash_len or self._blocked:
+        elif self._blocked or self._ex != NULL and self._ex.stash_len:
             pass                     # answer what we have, then close
-        elif self._p.state == S_START or self._p.state == S_DONE:
+        elif self._ex == NULL or self._ex.p.state == S_START or self._ex.p.state == S_DONE:
             self._finish_connection(False)
         else:
             self._core._m.conn_refused[<int>CR_INCOMPLETE] += 1
@@ -143,7 +149,7 @@ cdef class HttpProtocol(Handler):
         self._deadline = D_NONE
         if self._conn is None:
             return True
-        if kind == D_HEAD and parser_head_started(&self._p) or kind == D_BODY:
+        if kind == D_HEAD and self._ex != NULL and parser_head_started(&self._ex.p) or kind == D_BODY:
             # Slowloris defence: the head (or the body) is too slow.
             self._timed_out(T_HEADER if kind == D_HEAD else T_BODY)
             self._send_error(408, "request timeout")
@@ -173,7 +179,7 @@ cdef class HttpProtocol(Handler):
     # ---- input --------------------------------------------------------------
 
     cdef int _process(self, const char *data, Py_ssize_t length) except -1:
-        cdef HttpParser *p = &self._p
+        cdef HttpParser *p = &self._ex.p
         cdef Py_ssize_t n
         cdef int event
         while True:
@@ -182,18 +188,18 @@ cdef class HttpProtocol(Handler):
             n = parser_feed(p, data, length)
             data += n
             length -= n
-            self._unparsed = length
+            self._ex.unparsed = length
             event = p.event
             if event == HP_NEED_MORE:
                 return 0
             if event == HP_BODY:
-                self._body_received += p.body_len
+                self._ex.body_received += p.body_len
                 self._core._m.body_bytes_in += p.body_len
                 if not self._special:
                     self._on_body(p.body, p.body_len)
             elif event == HP_HEAD:
                 self._fresh = False
-                self._started = self._conn._reactor._now
+                self._ex.started = self._conn._reactor._now
                 if self._core.access_log:
                     self._access = _access_entry(self)
                 if self._core._special_paths:
@@ -206,6 +212,12 @@ cdef class HttpProtocol(Handler):
                     self._answer_special()
                 else:
                     self._on_complete()
+                if self._ex == NULL:
+                    # Given back from inside the callback, the response
+                    # done (resume_writing() once it drained): a request
+                    # behind it takes one again.
+                    _take_exchange(self)
+                    p = &self._ex.p
             else:
                 self._core._m.refused[<int>p.refusal] += 1
                 self._send_error(refusal_status(p.refusal), refusal_reason(p.refusal).decode("ascii"))
@@ -215,44 +227,44 @@ cdef class HttpProtocol(Handler):
 
     cdef int _stash_rest(self, const char *data, Py_ssize_t length) except -1:
         cdef char *buf
-        cdef Py_ssize_t live = self._stash_len
+        cdef Py_ssize_t live = self._ex.stash_len
         if length <= 0 or self._done:
             return 0
         buf = <char *>malloc(live + length)
         if buf == NULL:
             raise MemoryError()
         if live:
-            memcpy(buf, self._stash + self._stash_off, live)
+            memcpy(buf, self._ex.stash + self._ex.stash_off, live)
         memcpy(buf + live, data, length)
-        free(self._stash)
-        self._stash = buf
-        self._stash_off = 0
-        self._stash_len = live + length
+        free(self._ex.stash)
+        self._ex.stash = buf
+        self._ex.stash_off = 0
+        self._ex.stash_len = live + length
         self._conn.pause_reading()
         return 0
 
     cdef int _resume_input(self) except -1:
         cdef char *buf
         cdef Py_ssize_t off, n
-        while self._stash_len and not self._blocked and not self._done:
-            buf = self._stash
-            off = self._stash_off
-            n = self._stash_len
-            self._stash = NULL
-            self._stash_off = 0
-            self._stash_len = 0
+        while self._ex != NULL and self._ex.stash_len and not self._blocked and not self._done:
+            buf = self._ex.stash
+            off = self._ex.stash_off
+            n = self._ex.stash_len
+            self._ex.stash = NULL
+            self._ex.stash_off = 0
+            self._ex.stash_len = 0
             try:
                 self._process(buf + off, n)
             finally:
                 free(buf)
-        if self._p.state == S_COMPLETE and not self._done and not self._blocked:
+        if self._ex != NULL and self._ex.p.state == S_COMPLETE and not self._done and not self._blocked:
             # Held back right after a body's last byte: the request's end
             # is still to be reported, and no more input may ever come.
             self._process(NULL, 0)
         if self._done or self._blocked:
             return 0
         if self._eof:
-            if self._p.state == S_START or self._p.state == S_DONE:
+            if self._ex == NULL or self._ex.p.state == S_START or self._ex.p.state == S_DONE:
                 self._finish_connection(False)
             else:
                 self._send_error(400, "incomplete request")
@@ -289,8 +301,7 @@ cdef class HttpProtocol(Handler):
 
     cdef int _arm_deadline(self) except -1:
         cdef ServerCore core = self._core
-        cdef HttpParser *p = &self._p
-        cdef int state = p.state
+        cdef Exchange *ex = self._ex
         cdef double now, late
         if self._done or self._conn is None:
             return 0
@@ -300,9 +311,11 @@ cdef class HttpProtocol(Handler):
         elif self._blocked:
             if self._deadline != D_NONE:
                 self._set_deadline(D_NONE, 0.0)
-        elif state == S_START or state == S_DONE or state == S_HEAD:
-            if not parser_head_started(p):
+        elif ex == NULL or ex.p.state == S_START or ex.p.state == S_DONE or ex.p.state == S_HEAD:
+            if ex == NULL or not parser_head_started(&ex.p):
                 self._set_deadline(D_KEEPALIVE, core.keepalive_timeout)
+                if ex != NULL and not ex.started and not ex.stash_len:
+                    _give_back_exchange(self, False)
             elif self._deadline != D_HEAD or self._new_head:
                 self._set_deadline(D_HEAD, core.header_timeout)
         else:
@@ -310,15 +323,15 @@ cdef class HttpProtocol(Handler):
             if self._deadline != D_BODY or self._new_head:
                 # A new rate window: a new body, or reading again after the
                 # input was held back (that wait is not the client's).
-                self._body_start = now
-                self._body_received = 0
+                ex.body_start = now
+                ex.body_received = 0
             elif core.min_body_rate > 0:
                 # Apache mod_reqtimeout's MinRate: after the first
                 # body_timeout, each min_body_rate bytes buy one more
                 # second. A piece arriving now and then no longer holds a
                 # connection for the whole body limit.
-                late = now - self._body_start - core.body_timeout
-                if late > 0 and self._body_received < core.min_body_rate * late:
+                late = now - ex.body_start - core.body_timeout
+                if late > 0 and ex.body_received < core.min_body_rate * late:
                     self._timed_out(T_BODY_RATE)
                     return self._send_error(408, "request body too slow")
             self._set_deadline(D_BODY, core.body_timeout)
@@ -356,12 +369,14 @@ cdef class HttpProtocol(Handler):
         # its next request, so that lingers too.
         if self._conn is None:
             return 0
-        linger = linger or self._unparsed > 0 or self._stash_len > 0 or self._p.keep_alive
+        linger = (linger or self._ex == NULL
+                  or self._ex.unparsed > 0 or self._ex.stash_len > 0 or self._ex.p.keep_alive)
         self._done = True
         self._blocked = B_NONE
-        free(self._stash)
-        self._stash = NULL
-        self._stash_len = 0
+        if self._ex != NULL:
+            free(self._ex.stash)
+            self._ex.stash = NULL
+            self._ex.stash_len = 0
         if self._eof or not linger:
             return self._close()
         self._conn.write_eof()
@@ -385,7 +400,7 @@ cdef class HttpProtocol(Handler):
         # The health and metrics paths, answered by the server itself for
         # every kind of app (RFC 9110 9.3.2: HEAD gets the head alone).
         cdef ServerCore core = self._core
-        cdef HttpParser *p = &self._p
+        cdef HttpParser *p = &self._ex.p
         cdef Framing f
         cdef int special = self._special
         self._special = 0
@@ -416,8 +431,8 @@ cdef class HttpProtocol(Handler):
         return None
 
     cdef bint _idle(self) noexcept:
-        return ((self._p.state == S_START or self._p.state == S_DONE)
-                and not self._stash_len and not self._blocked)
+        return not self._blocked and (self._ex == NULL or (
+            (self._ex.p.state == S_START or self._ex.p.state == S_DONE) and not self._ex.stash_len))
 
     cdef int _shutdown(self) except -1:
         if self._done or self._conn is None:

@@ -174,7 +174,7 @@ cdef class Request:
 
 
 cdef Request _make_request(HttpProtocol proto):
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = &proto._ex.p
     cdef Py_ssize_t n = p.nheaders
     cdef Request r
     cdef HeaderSlot few[REQUEST_SLOTS]

@@ -166,7 +166,7 @@ cdef bint _has_content_length(object headers) except -1:
 cdef Responder _make_responder(HttpProtocol proto, bint awaiting_continue):
     # At HP_HEAD: what the response depends on in the request.
     cdef Responder r = Responder.__new__(Responder)
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = &proto._ex.p
     r._proto = proto
     r._conn = proto._conn
     r._head_request = p.method == M_HEAD

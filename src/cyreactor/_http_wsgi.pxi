@@ -151,7 +151,7 @@ cdef str _environ_key(const char *name, Py_ssize_t n):
 
 
 cdef dict _wsgi_environ(WsgiProtocol proto, WsgiAdapter adapter):
-    cdef HttpParser *p = &proto._p
+    cdef HttpParser *p = &proto._ex.p
     cdef const char *base = p.head
     cdef HeaderSlot *s
     cdef Py_ssize_t i, query_at
@@ -220,7 +220,7 @@ cdef class WsgiProtocol(HttpProtocol):
         # On the loop thread the body is read before the app runs, so an
         # Expect: 100-continue is answered now; in a thread, when the app
         # first reads wsgi.input.
-        job._out = _make_responder(self, self._p.expect_continue and threaded)
+        job._out = _make_responder(self, self._ex.p.expect_continue and threaded)
         job.environ = _wsgi_environ(self, adapter)
         self._job = job
         self._body = None
@@ -232,7 +232,7 @@ cdef class WsgiProtocol(HttpProtocol):
             job.environ["wsgi.input"] = job._input
             adapter._executor.submit(job._run_in_thread)
         else:
-            if self._p.expect_continue:
+            if self._ex.p.expect_continue:
                 self._conn.write_buffer(CONTINUE_100, 25)
             try:
                 self._body = _direct_body(self)
@@ -254,7 +254,7 @@ cdef class WsgiProtocol(HttpProtocol):
             return 0
         if job._input is None:
             try:
-                self._body = _gather_body(&self._p, self._body, &self._body_len, data, length)
+                self._body = _gather_body(&self._ex.p, self._body, &self._body_len, data, length)
             except MemoryError:
                 self._job = None
                 return self._send_error(503, "out of memory for the request body")

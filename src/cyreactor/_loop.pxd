@@ -9,6 +9,7 @@ cimport cython
 from libc.stdint cimport uint32_t, uint64_t
 
 from cyreactor cimport _epoll, _posix
+from cyreactor._flags cimport flag
 from cyreactor._proxyproto cimport ProxyParser
 from cyreactor._tls cimport TLSEngine
 
@@ -92,8 +93,8 @@ cdef class EventSource:
     # reused) earlier in the same batch resolves to nothing.
     cdef Reactor _reactor
     cdef int _fd
-    cdef uint64_t _token
     cdef uint32_t _interest          # the mask in the epoll set; 0: not in it
+    cdef uint64_t _token
 
     cdef int _on_events(self, uint32_t events) except -1
     cdef int _set_interest(self, uint32_t want) except -1
@@ -152,31 +153,13 @@ cdef class _FileRegion:
 
 
 @cython.final
-cdef class Connection(EventSource):
-    cdef readonly Handler handler
-
-    cdef bint _connecting
-    cdef bint _reading
-    cdef bint _closing
-    cdef bint _closed
-    cdef bint _eof_received
-    cdef bint _eof_pending
-    cdef bint _eof_sent
-    cdef bint _write_paused
-    cdef bint _deferred              # in Reactor._deferred, EPOLLOUT not armed for it
-    cdef bint _accepted              # from a Listener (not connect())
-    cdef bint _made                  # connection_made() has run
-
-    # Filters between the socket and the handler (_handshake.pxi, _tls.pxi).
+cdef class _ConnExtras:
+    # What a connection holds only once something needs it, so that an idle
+    # plaintext connection does not (issue 14): its PROXY and TLS state,
+    # write watermarks set by hand, the addresses and socket object asked
+    # for, the exception for connection_lost().
     # A PROXY protocol header still to come: its parser, freed once done.
     cdef ProxyParser *_proxy
-    # TLS: the engine (None for plaintext) and where the connection is in
-    # the TLS lifecycle.
-    cdef TLSEngine _tls
-    cdef bint _handshaking           # a PROXY header or TLS handshake is in progress
-    cdef bint _tls_ready             # the TLS handshake is complete
-    cdef bint _tls_peer_closed       # the peer's close_notify, or EOF, was seen
-    cdef bint _tls_closing           # close_notify sent, waiting for the peer's
     cdef double _tls_handshake_timeout  # connect(ssl=): armed once the TCP connect is done
     cdef double _tls_shutdown_timeout
     # Plaintext written but not yet encrypted: before the handshake ended,
@@ -185,28 +168,59 @@ cdef class Connection(EventSource):
     cdef list _tls_pending
     # Plaintext after a PROXY header that arrived while reading was paused.
     cdef bytes _held
+    cdef Py_ssize_t _high_water
+    cdef Py_ssize_t _low_water
+    cdef object _peername            # set when not the accepted address (PROXY, connect())
+    cdef object _sockname
+    cdef object _transport_socket    # get_extra_info("socket"), made on request
+    cdef object _lost_exc
+
+
+@cython.final
+cdef class Connection(EventSource):
+    cdef readonly Handler handler
+
+    # One byte each, side by side: one object per connection.
+    cdef flag _connecting
+    cdef flag _reading
+    cdef flag _closing
+    cdef flag _closed
+    cdef flag _eof_received
+    cdef flag _eof_pending
+    cdef flag _eof_sent
+    cdef flag _write_paused
+    cdef flag _deferred              # in Reactor._deferred, EPOLLOUT not armed for it
+    cdef flag _accepted              # from a Listener (not connect())
+    cdef flag _made                  # connection_made() has run
+    cdef flag _handshaking           # a PROXY header or TLS handshake is in progress
+    cdef flag _tls_ready             # the TLS handshake is complete
+    cdef flag _tls_peer_closed       # the peer's close_notify, or EOF, was seen
+    cdef flag _tls_closing           # close_notify sent, waiting for the peer's
+    # Packed after the flags with the queue's head index (4-byte aligned
+    # both), it keeps the object in a smaller allocator size class.
+    cdef _posix.sockaddr_in6 _peer_addr
+    cdef int _wq_head                # see _wq below; a list index, far below 2**31
+
+    # Filters between the socket and the handler (_handshake.pxi, _tls.pxi):
+    # the TLS engine (None for plaintext; the flags above say where the
+    # connection is in the TLS lifecycle), and in _x the rest of their
+    # state. _x is None until something needs it; a TLS or PROXY connection
+    # always has it.
+    cdef TLSEngine _tls
+    cdef _ConnExtras _x
 
     # Unsent data: bytes objects (and _FileRegions) in _wq from index
     # _wq_head on, the first partly sent up to _wq_offset; _wq_size counts
     # the bytes still owed to the kernel, file regions included. Sent
     # entries are dropped in bulk, so draining a long queue is linear.
     cdef list _wq
-    cdef Py_ssize_t _wq_head
     cdef Py_ssize_t _wq_offset
     cdef Py_ssize_t _wq_size
-    cdef Py_ssize_t _high_water
-    cdef Py_ssize_t _low_water
 
     cdef _DeadlineQueue _dqueue
     cdef Connection _dprev
     cdef Connection _dnext
     cdef double _deadline
-
-    cdef _posix.sockaddr_in6 _peer_addr
-    cdef object _peername
-    cdef object _sockname
-    cdef object _transport_socket    # get_extra_info("socket"), made on request
-    cdef object _lost_exc
 
     # C-level API for Cython handlers (the Python methods are wrappers).
     # True once the connection's TLS handshake has completed: what the
@@ -223,6 +237,7 @@ cdef class Connection(EventSource):
     cpdef pause_reading(self)
     cpdef resume_reading(self)
 
+    cdef _ConnExtras _extras(self)
     cdef int _start(self, Handler handler) except -1
     cdef int _call_connection_made(self) except -1
     cdef int _on_readable(self) except -1

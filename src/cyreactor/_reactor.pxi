@@ -825,11 +825,11 @@ cdef class Reactor:
             raise
         fd = sock.detach()
         conn = self._new_connection(fd)
-        conn._peername = address
+        conn._extras()._peername = address
         conn._connecting = True
         if engine is not None:
             _tls_attach(conn, engine, shutdown)
-            conn._tls_handshake_timeout = handshake
+            conn._x._tls_handshake_timeout = handshake
             conn._handshaking = True
         conn._start(<Handler>handler)
         if limit > 0.0:

@@ -11,7 +11,7 @@
 # _tls_sink, i.e. Connection._raw_write(): send() now, the unsent tail
 # queued, EPOLLOUT only while queued, as for plaintext. Flow control counts
 # ciphertext; pause_writing() is called once the engine call returns, never
-# from inside it. Plaintext is held (Connection._tls_pending) and encrypted
+# from inside it. Plaintext is held (_ConnExtras._tls_pending) and encrypted
 # later, before anything else: written before the handshake completes
 # (connect(), start_tls()), until it does; small writes made outside the
 # connection's own read event (a timer, a task, another connection's
@@ -47,7 +47,7 @@ cdef int _tls_sink(void *ctx, const char *data, Py_ssize_t length) except -1:
 cdef int _tls_attach(Connection conn, TLSEngine engine, double shutdown_timeout) except -1:
     engine.set_sink(_tls_sink, <void *>conn)
     conn._tls = engine
-    conn._tls_shutdown_timeout = shutdown_timeout
+    conn._extras()._tls_shutdown_timeout = shutdown_timeout
     return 0
 
 
@@ -157,10 +157,10 @@ cdef int _tls_write(Connection conn, const char *data, Py_ssize_t length, object
         _cork_flush(reactor)
         if conn._closed:
             return 0
-    elif not conn._tls_ready or conn._tls_pending is not None or _may_defer(reactor, conn, length):
-        if conn._tls_pending is None:
-            conn._tls_pending = []
-        conn._tls_pending.append(owner if owner is not None else PyBytes_FromStringAndSize(data, length))
+    elif not conn._tls_ready or conn._x._tls_pending is not None or _may_defer(reactor, conn, length):
+        if conn._x._tls_pending is None:
+            conn._x._tls_pending = []
+        conn._x._tls_pending.append(owner if owner is not None else PyBytes_FromStringAndSize(data, length))
         if conn._tls_ready:
             _defer(reactor, conn)
         return 0
@@ -169,7 +169,7 @@ cdef int _tls_write(Connection conn, const char *data, Py_ssize_t length, object
 
 cdef int _tls_encrypt(Connection conn, const char *data, Py_ssize_t length) except -1:
     cdef TLSEngine engine = conn._tls
-    if conn._tls_pending is not None:
+    if conn._x._tls_pending is not None:
         _tls_encrypt_pending(conn)
         if conn._closed:
             return 0
@@ -181,10 +181,10 @@ cdef int _tls_encrypt(Connection conn, const char *data, Py_ssize_t length) exce
 
 
 cdef int _tls_encrypt_pending(Connection conn) except -1:
-    pending = conn._tls_pending
+    pending = conn._x._tls_pending
     if pending is None or not conn._tls_ready:
         return 0
-    conn._tls_pending = None
+    conn._x._tls_pending = None
     data = pending[0] if len(pending) == 1 else b"".join(pending)
     return _tls_encrypt(conn, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
 
@@ -210,7 +210,7 @@ cdef int _tls_await_close_notify(Connection conn) except -1:
     conn._shutdown_write()
     conn._reading = True
     conn._update_interest()
-    return _arm_deadline(conn, conn._tls_shutdown_timeout)
+    return _arm_deadline(conn, conn._x._tls_shutdown_timeout)
 
 
 cdef int _tls_peer_closed(Connection conn) except -1:
