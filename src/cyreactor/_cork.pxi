@@ -114,6 +114,11 @@ cdef int _flush_deferred(Reactor reactor) except -1:
                 continue
             if conn._tls is not None:
                 _tls_encrypt_pending(conn)       # TLS defers plaintext: one engine call
-            elif conn._wq_size:
+                if conn._closed:
+                    continue
+            # Records or bytes queued while the connection was deferred went
+            # without EPOLLOUT (_update_interest), even when no plaintext is
+            # left to encrypt: send them now, or arm it.
+            if conn._wq_size:
                 conn._flush_queue()
     return 0
