@@ -87,7 +87,9 @@ def test_sigterm_exits_0_after_finishing_in_flight(demo):
         status, headers, body = reader.response()
         assert (status, body) == (200, BODY)
         assert reader.at_eof()
-    assert d.stop() == 0
+    # It exits by itself: a second SIGTERM (stop()) could land after the
+    # server gave the signal back to its default action on the way out.
+    assert d.proc.wait(10) == 0
 
 
 def test_sigint_exits_0(demo):
