@@ -228,9 +228,14 @@ class Runner:
 
     def measure(self, server, case):
         """One case on a started server: repeated while disturbed, up to
-        --retries times. Returns every attempt; the least disturbed is kept."""
+        --retries times (idle cases: never). Returns every attempt; the least
+        disturbed is kept."""
         attempts = []
-        for attempt in range(self.settings.retries + 1):
+        # An idle case measures memory, which other processes' CPU does not
+        # disturb; and a repeat on the same server would reuse what its
+        # allocator freed after the first attempt, reporting too little.
+        retries = 0 if case.load == "idle" else self.settings.retries
+        for attempt in range(retries + 1):
             meter = Meter(server, self.settings.threshold)
             try:
                 result = RUNNERS[case.load](case, server, self.settings, meter, self.tmpdir)
