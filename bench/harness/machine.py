@@ -2,6 +2,7 @@
 import importlib.metadata
 import os
 import platform
+import re
 import subprocess
 import sys
 
@@ -29,18 +30,43 @@ def _cpu_model():
         return "unknown"
 
 
+_INCLUDE = re.compile(r'^\s*include\s+"([^"]+)"', re.M)
+_CIMPORT = re.compile(r'^\s*(?:from\s+cyreactor\.(\w+)\s+cimport|from\s+cyreactor\s+cimport\s+([\w, ]+)|'
+                      r'cimport\s+cyreactor\.(\w+))', re.M)
+
+
+def _sources(pkg, name, seen):
+    """``name`` and what it includes or cimports from the package, transitively."""
+    path = os.path.join(pkg, name)
+    if name in seen or not os.path.exists(path):
+        return
+    seen.add(name)
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    for included in _INCLUDE.findall(text):
+        _sources(pkg, included, seen)
+    for module, listed, dotted in _CIMPORT.findall(text):
+        for stem in [module, dotted, *(m.strip() for m in listed.split(","))]:
+            if stem:
+                _sources(pkg, stem + ".pxd", seen)
+    if name.endswith(".pyx"):
+        _sources(pkg, name[:-4] + ".pxd", seen)
+
+
 def stale_build():
-    """The .pyx files newer than their in-place build: numbers for old code."""
+    """The .pyx files whose in-place build is older than the module's own
+    sources (the .pyx, the .pxi it includes, the package's .pxd it cimports,
+    transitively): numbers for old code."""
     stale = []
     pkg = os.path.join(SRC, "cyreactor")
     names = os.listdir(pkg) if os.path.isdir(pkg) else []
     for pyx in sorted(f for f in names if f.endswith(".pyx")):
         stem = pyx[:-4]
         built = [f for f in names if f.startswith(stem + ".") and f.endswith(".so")]
-        sources = [os.path.join(pkg, f) for f in names
-                   if f == pyx or (f.endswith((".pxi", ".pxd")) and f.startswith("_"))]
+        sources = set()
+        _sources(pkg, pyx, sources)
         if not built or max(os.path.getmtime(os.path.join(pkg, f)) for f in built) < \
-                max(os.path.getmtime(s) for s in sources):
+                max(os.path.getmtime(os.path.join(pkg, s)) for s in sources):
             stale.append(pyx)
     return stale
 
