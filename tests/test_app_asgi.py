@@ -8,7 +8,7 @@ import time
 
 import pytest
 import requests
-from support.appserver import AppServer, run_cli
+from support.appserver import AppServer, run_cli, wait_events
 from support.http import connect
 
 MiB = 1 << 20
@@ -25,20 +25,6 @@ def get_json(server, path, **kwargs):
     r = requests.get(server.url + path, timeout=10, **kwargs)
     assert r.status_code == 200, r.text
     return r.json()
-
-
-def events(server):
-    return get_json(server, "/events")
-
-
-def wait_events(server, *wanted, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = events(server)
-        if all(any(w in e for e in seen) for w in wanted):
-            return seen
-        assert time.monotonic() < deadline, f"{wanted} not in {seen}"
-        time.sleep(0.05)
 
 
 def test_the_http_scope_is_complete(server):

@@ -8,7 +8,7 @@ import time
 
 import pytest
 import requests
-from support.appserver import AppServer
+from support.appserver import AppServer, events, wait_events
 from support.http import connect
 
 MiB = 1 << 20
@@ -35,20 +35,6 @@ def validated(tmp_path_factory):
     yield s
     s.stop()
     assert "AssertionError" not in s.output() and "WSGIWarning" not in s.output(), s.output()
-
-
-def events(server):
-    return requests.get(server.url + "/events", timeout=10).json()
-
-
-def wait_events(server, *wanted, timeout=5.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        seen = events(server)
-        if all(any(w in e for e in seen) for w in wanted):
-            return seen
-        assert time.monotonic() < deadline, f"{wanted} not in {seen}"
-        time.sleep(0.05)
 
 
 def test_the_environ_has_every_required_key(server):

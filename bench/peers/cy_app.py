@@ -7,7 +7,8 @@ request body into request.body before calling the app).
 usage: python bench/peers/cy_app.py [--host 127.0.0.1] [--port 8080]
 """
 import argparse
-import resource
+
+from _pyserve import raise_nofile
 
 from cyreactor import http
 
@@ -24,10 +25,7 @@ def main():
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
-    # The idle-connections benchmark opens 10,000 sockets: take the hard limit.
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile()
     http.serve(app, host=args.host, port=args.port)
 
 

@@ -6,7 +6,8 @@ usage: python bench/peers/cy_mixed.py [--host 127.0.0.1] [--port 8080]
 """
 import argparse
 import asyncio
-import resource
+
+from _pyserve import raise_nofile
 
 import cyreactor
 from cyreactor import http
@@ -28,7 +29,5 @@ if __name__ == "__main__":
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    raise_nofile()
     cyreactor.run(main(args.host, args.port))

@@ -31,20 +31,6 @@ EXIT_LISTEN = 1
 EXIT_STARTUP = 3
 
 
-def _positive_int(text):
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be >= 1")
-    return value
-
-
-def _non_negative_int(text):
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be >= 0")
-    return value
-
-
 def build_parser():
     p = argparse.ArgumentParser(
         prog="python -m cyreactor",
@@ -59,9 +45,9 @@ def build_parser():
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: %(default)s)")
     p.add_argument("--port", type=int, default=8000,
                    help="TCP port; 0 picks a free one, printed at start-up (default: %(default)s)")
-    p.add_argument("--workers", type=_positive_int, default=1,
+    p.add_argument("--workers", type=runner.positive_int, default=1,
                    help="worker processes sharing the listening socket (default: %(default)s)")
-    p.add_argument("--threads", type=_non_negative_int, default=0,
+    p.add_argument("--threads", type=runner.non_negative_int, default=0,
                    help="WSGI: run the app in a pool of this many threads, the loop still doing the I/O; "
                         "0 runs it on the loop thread (default: %(default)s)")
     p.add_argument("--root-path", default="",
@@ -76,7 +62,7 @@ def build_parser():
     p.add_argument("--log-level", default="warning",
                    choices=["debug", "info", "warning", "error", "critical"],
                    help="logging level (default: %(default)s)")
-    p.add_argument("--backlog", type=_positive_int, default=1024, help="listen() backlog (default: %(default)s)")
+    p.add_argument("--backlog", type=runner.positive_int, default=1024, help="listen() backlog (default: %(default)s)")
     runner.add_arguments(p)
     http_options.add_arguments(p.add_argument_group("limits and timeouts (cyreactor.http_options)"), demo=True)
     return p

@@ -19,6 +19,7 @@ import signal
 import sys
 
 from gunicorn.arbiter import Arbiter
+from gunicorn.sock import ssl_context
 from gunicorn.workers.base import Worker as _GunicornWorker
 
 from cyreactor import apps, http, sockets, tlsconfig
@@ -64,8 +65,6 @@ class Worker(_GunicornWorker):
         # what cyreactor speaks, whatever gunicorn's --http-protocols say.
         if not self.cfg.is_ssl:
             return None
-        from gunicorn.sock import ssl_context
-
         ctx = ssl_context(self.cfg)
         ctx.set_alpn_protocols(list(tlsconfig.ALPN))
         return ctx

@@ -20,7 +20,7 @@ from cyreactor import http, http_options, sockets, tlsconfig
 from cyreactor.metrics import Scoreboard
 from cyreactor.supervisor import Supervisor, exit_on_signals, reserve_port
 
-__all__ = ["add_arguments", "is_tls", "run"]
+__all__ = ["add_arguments", "is_tls", "non_negative_int", "positive_int", "run"]
 
 # Scoreboard slots per worker: on a reload (SIGHUP) the new set starts
 # before the old one leaves; and a few more for workers retiring meanwhile.
@@ -28,10 +28,19 @@ _SLOTS_PER_WORKER = 2
 _SPARE_SLOTS = 2
 
 
-def _count(text):
+def non_negative_int(text):
+    """An argparse type: an integer >= 0."""
     value = int(text)
     if value < 0:
         raise argparse.ArgumentTypeError("must be >= 0")
+    return value
+
+
+def positive_int(text):
+    """An argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be >= 1")
     return value
 
 
@@ -48,9 +57,9 @@ def add_arguments(parser):
     group = parser.add_argument_group("sockets from outside (systemd socket activation needs no flag)")
     sockets.add_arguments(group)
     group = parser.add_argument_group("workers")
-    group.add_argument("--max-requests", type=_count, default=0, metavar="N",
+    group.add_argument("--max-requests", type=non_negative_int, default=0, metavar="N",
                        help="replace a worker after it served N requests (0: never; default: %(default)s)")
-    group.add_argument("--max-requests-jitter", type=_count, default=0, metavar="N",
+    group.add_argument("--max-requests-jitter", type=non_negative_int, default=0, metavar="N",
                        help="add up to N at random to each worker's --max-requests, so that they do not "
                             "all restart together (default: %(default)s)")
     group.add_argument("--heartbeat-timeout", type=_seconds, default=10.0, metavar="SECONDS",

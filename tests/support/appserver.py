@@ -10,6 +10,9 @@ import sys
 import threading
 import time
 
+import requests
+from support.demo import stop_process
+
 import cyreactor
 
 APPS = str(pathlib.Path(__file__).resolve().parent.parent / "apps")
@@ -91,16 +94,27 @@ class AppServer:
 
     def stop(self, sig=signal.SIGTERM, timeout=15.0):
         """Stops the server; returns its exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            return stop_process(self.proc, sig, timeout)
         finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
             self._reader.join(5)
             self.proc.stdout.close()
+
+
+def events(server):
+    """What the test app (tests/apps/raw_*.py) recorded: its ``/events``."""
+    return requests.get(server.url + "/events", timeout=10).json()
+
+
+def wait_events(server, *wanted, timeout=5.0):
+    """The app's events once each of ``wanted`` is a substring of one."""
+    deadline = time.monotonic() + timeout
+    while True:
+        seen = events(server)
+        if all(any(w in e for e in seen) for w in wanted):
+            return seen
+        assert time.monotonic() < deadline, f"{wanted} not in {seen}"
+        time.sleep(0.05)
 
 
 def run_cli(*args, env=None, timeout=20.0):

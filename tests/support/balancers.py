@@ -4,12 +4,11 @@ client load through them that counts what failed."""
 import http.client
 import pathlib
 import shutil
-import subprocess
 import threading
 import time
 
 import pytest
-from support.haproxy import free_port, listening
+from support.haproxy import free_port, start_listening, stop_collecting
 
 DEPLOY = pathlib.Path(__file__).resolve().parents[2] / "deploy"
 UPSTREAMS = ("127.0.0.1:8001", "127.0.0.1:8002", "127.0.0.1:8003")
@@ -49,19 +48,11 @@ class Balancer:
         raise NotImplementedError
 
     def __enter__(self):
-        self.proc = subprocess.Popen(self.argv(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not listening(self.port):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError(f"{self.program} did not start: {self.output}")
-            time.sleep(0.02)
+        self.proc = start_listening(self.argv(), (self.port,), self.program)
         return self
 
     def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.output = self.proc.communicate(timeout=10)[0].decode(errors="replace")
+        self.output = stop_collecting(self.proc)
 
 
 class Nginx(Balancer):

@@ -43,16 +43,24 @@ class Demo:
             return int(re.search(r"VmRSS:\s+(\d+)", f.read()).group(1))
 
     def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
         try:
-            return self.proc.wait(timeout)
+            return stop_process(self.proc, sig, timeout)
         finally:
-            if self.proc.poll() is None:
-                self.proc.kill()
-                self.proc.wait()
             self.proc.stdout.close()
             self.proc.stderr.close()
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Sends ``sig`` unless ``proc`` has exited and returns its exit status;
+    killed if it outlives ``timeout`` (the wait then raises)."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+    try:
+        return proc.wait(timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 def children_of(pid):

@@ -68,6 +68,25 @@ def listening(port):
     return False
 
 
+def start_listening(argv, ports, name):
+    """Runs ``argv`` in the foreground until it listens on every one of
+    ``ports``; RuntimeError with its output if it exits or 10 s pass."""
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while not all(listening(p) for p in ports):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"{name} did not start: {stop_collecting(proc)}")
+        time.sleep(0.02)
+    return proc
+
+
+def stop_collecting(proc):
+    """Terminates ``proc`` (if running) and returns its output."""
+    if proc.poll() is None:
+        proc.terminate()
+    return proc.communicate(timeout=10)[0].decode(errors="replace")
+
+
 class HAProxy:
     """``with HAProxy(tmp_path, server_port) as h:`` -- ``h.ports`` maps the
     frontends ``v2``, ``v2crc`` (CRC32C and unique-id TLVs) and ``v1`` to
@@ -85,20 +104,11 @@ class HAProxy:
         self.proc = None
 
     def __enter__(self):
-        self.proc = subprocess.Popen([self.binary, "-db", "-f", str(self.config)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 10
-        while not all(listening(p) for p in self.ports.values()):
-            if self.proc.poll() is not None or time.monotonic() > deadline:
-                self.__exit__()
-                raise RuntimeError("haproxy did not start: " + self.output)
-            time.sleep(0.02)
+        self.proc = start_listening([self.binary, "-db", "-f", str(self.config)], self.ports.values(), "haproxy")
         return self
 
     def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-        self.output = self.proc.communicate(timeout=10)[0].decode(errors="replace")
+        self.output = stop_collecting(self.proc)
 
 
 class ProxiedServer:
