@@ -1,5 +1,6 @@
 """The HTTP handler API: apps returning Responses, RequestHandler streaming
 both ways, errors in user code, and the kvstore example."""
+import email.utils
 import http.client
 import json
 import logging
@@ -83,6 +84,55 @@ def test_response_fields_follow_a_header_list_changed_in_place(start):
         assert [v for k, v in got if k == b"date"] == [b"Mon, 01 Jan 2001 00:00:00 GMT"]
     headers[:] = []
     assert fields() == []
+
+def test_heads_alike_are_each_framed_for_their_own_response(start):
+    # The server reuses the last head it built for a response with the same
+    # fields (a constant list), the same status, length and client: every
+    # input that frames a head must still show in it, and its Date must be
+    # the current one.
+    fields = [(b"content-type", b"text/plain")]
+    plan = {"/a": (200, b"one", None), "/b": (200, b"three", None), "/c": (404, b"one", None),
+            "/d": (204, b"", None), "/e": (200, b"one", "Fine")}
+
+    def app(request):
+        status, body, reason = plan[request.path]
+        return cyhttp.Response(status, fields, body, reason=reason)
+
+    def check(status, headers, body, path, version=b"HTTP/1.1", connection=None):
+        want_status, want_body, _ = plan[path]
+        h = dict(headers)
+        assert (status, body) == (want_status, want_body if version else b"")
+        assert h.get(b"content-length") == (None if status == 204 else b"%d" % len(want_body))
+        assert h.get(b"connection") == connection
+        assert h[b"content-type"] == b"text/plain"
+        assert abs(email.utils.parsedate_to_datetime(h[b"date"].decode()).timestamp() - time.time()) < 2
+        return h[b"date"]
+
+    port = start(app).port
+    sock, reader = connect(port)
+    with sock:
+        for path in ["/a", "/a", "/b", "/a", "/c", "/d", "/e", "/a", "/d"]:
+            sock.sendall(b"GET %s HTTP/1.1\r\nHost: t\r\n\r\n" % path.encode())
+            check(*reader.response(), path)
+        sock.sendall(b"HEAD /a HTTP/1.1\r\nHost: t\r\n\r\n")
+        check(*reader.response(head_request=True), "/a", version=None)
+        sock.sendall(b"GET /a HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+        check(*reader.response(), "/a", connection=b"keep-alive")
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
+        first = check(*reader.response(), "/a")
+        time.sleep(1.1)
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n")
+        assert check(*reader.response(), "/a") != first
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n")
+        check(*reader.response(), "/a", connection=b"close")
+        assert reader.at_eof()
+    client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    for path, reason in [("/a", "OK"), ("/e", "Fine"), ("/e", "Fine"), ("/a", "OK")]:
+        client.request("GET", path)
+        response = client.getresponse()
+        assert (response.reason, response.read()) == (reason, b"one")
+    client.close()
+
 
 def test_large_bodies_back_to_back_on_one_connection(start):
     # A body of 64 KiB or more is received in place; the read after it (the

@@ -193,6 +193,61 @@ def test_bare_cr_and_lf(raw):
     assert refused(raw) == 400
 
 
+# Offsets that put a byte in the first, a middle and the last of the
+# scanners' sixteen-byte blocks, and in the byte-at-a-time tail after them.
+OFFSETS = (0, 1, 15, 16, 17, 31, 33, 40)
+
+
+def field_value_byte(b):
+    return b in (0x09, 0x20) or 0x21 <= b <= 0x7E or b >= 0x80     # RFC 9110 5.5
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_every_byte_in_a_field_value_at_every_block_offset(offset):
+    for b in range(256):
+        if b in (0x0D, 0x0A):
+            continue                # the line scan's (test_every_line_ending_byte...)
+        value = b"v" * offset + bytes([b]) + b"v" * 3
+        data = b"GET / HTTP/1.1\r\nHost: h\r\nX: " + value + b"\r\n\r\n"
+        if field_value_byte(b):
+            (r,) = parse_requests(data)
+            assert dict(r.headers)[b"X"] == value.strip(b" \t"), hex(b)
+        else:
+            assert refused(data) == 400, hex(b)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+def test_every_byte_in_a_target_at_every_block_offset(offset):
+    for b in range(256):
+        if b in (0x0D, 0x0A, 0x20):
+            continue                # they end the line or the target
+        target = b"/" + b"t" * offset + bytes([b]) + b"t"
+        data = b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n"
+        if 0x21 <= b <= 0x7E:                                          # RFC 9112 3.2
+            (r,) = parse_requests(data)
+            assert r.target == target, hex(b)
+        else:
+            assert refused(data) == 400, hex(b)
+
+
+@pytest.mark.parametrize("offset", OFFSETS)
+@pytest.mark.parametrize("ending", [b"\r", b"\n"])
+def test_every_line_ending_byte_at_every_block_offset(offset, ending):
+    # A bare CR or LF anywhere in a line is refused, in the request line or
+    # a field, whole or cut just before it.
+    for line in (b"GET /" + b"a" * offset + ending + b"b HTTP/1.1",
+                 b"X: " + b"a" * offset + ending + b"b"):
+        data = (line + b"\r\nHost: h\r\n\r\n" if line.startswith(b"GET")
+                else b"GET / HTTP/1.1\r\nHost: h\r\n" + line + b"\r\n\r\n")
+        assert refused(data) == 400
+        p = RequestParser()
+        cut = data.index(ending, 3)
+        assert p.feed(data[:cut]) == []
+        with pytest.raises(HttpParseError) as info:
+            p.feed(data[cut:])
+        assert info.value.status == 400
+
+
 @pytest.mark.parametrize("body", [
     b"zz\r\nab\r\n0\r\n\r\n",            # not hex
     b"\r\nab\r\n0\r\n\r\n",              # empty size

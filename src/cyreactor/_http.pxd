@@ -32,6 +32,7 @@ cdef enum:
     # buffer and goes out in the same send(); a larger one is written after
     # the head (the kernel takes both in one go when the socket has room).
     COALESCE_MAX = 16384
+    HEAD_MEMO_MAX = 512       # the longest head memoized (HeadMemo)
 
 # A growable output buffer that starts on the caller's stack.
 ctypedef struct Out:
@@ -52,6 +53,17 @@ ctypedef struct Framing:
     bint keep_alive           # in: the connection may stay open; out: it does
     bint chunked              # out: transfer-encoding: chunked
     bint no_body              # out: 204/304, which have no content
+
+# The last head built from a Response whose fields were cached, as sent:
+# what every later head with the same inputs copies (the Date refreshed in
+# place, as the demo's canned responses do).
+ctypedef struct HeadMemo:
+    char data[HEAD_MEMO_MAX]
+    Py_ssize_t length             # 0: nothing memoized
+    Py_ssize_t date_off           # where the Date value is, or -1: the user's own
+    time_t date_sec
+    Framing key                   # the inputs it was built for
+    Framing out                   # and what _build_head() made of them
 
 # What a response head's Connection field says.
 cdef enum ConnectionField:

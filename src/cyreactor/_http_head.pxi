@@ -206,19 +206,79 @@ cdef inline void _frame(Framing *f) noexcept:
             f.keep_alive = False
 
 
+# The head memo (HeadMemo): keyed by the _cached_fields entry the head was
+# built with, held here so that its identity cannot pass to another object,
+# or by _NO_FIELDS for a response without fields. One entry: an app answers
+# mostly in one shape, and a miss costs one copy of the head.
+cdef HeadMemo _memo
+cdef object _memo_fields = None
+cdef object _NO_FIELDS = object()
+
+
+cdef bint _memo_put(Out *o, Framing *f, object reason, object headers) except -1:
+    # The memoized head, if it is the one for these inputs: _build_head()'s
+    # fast path, apart from _compose_head() so that a hit pays for none of
+    # its locals.
+    cdef object fields
+    if reason is not None or not _memo.length:
+        return False
+    if headers is None:
+        fields = _NO_FIELDS
+    else:
+        fields = _cached_fields_for(headers)
+        if fields is None:
+            fields = None if headers else _NO_FIELDS
+    if (fields is not _memo_fields or f.status != _memo.key.status or f.length != _memo.key.length
+            or f.http10 != _memo.key.http10 or f.keep_alive != _memo.key.keep_alive):
+        return False
+    if _memo.date_off >= 0:
+        _refresh_date()
+        if _memo.date_sec != _date_sec:
+            memcpy(_memo.data + _memo.date_off, _date, 29)
+            _memo.date_sec = _date_sec
+    f[0] = _memo.out
+    _out_put(o, _memo.data, _memo.length)
+    return True
+
+
+cdef void _memo_store(const char *head, Py_ssize_t n, Py_ssize_t date_off, const Framing *key,
+                      const Framing *out, object fields) noexcept:
+    global _memo_fields
+    memcpy(_memo.data, head, n)
+    _memo.length = n
+    _memo.date_off = date_off
+    _memo.date_sec = _date_sec
+    _memo.key = key[0]
+    _memo.out = out[0]
+    _memo_fields = fields
+
+
 cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -1:
     """Writes the head for ``f`` with the user's ``headers`` (pairs or a
     dict, iterated once) and fills in ``f``'s outputs. The user's
     content-length and transfer-encoding are not copied (the server frames
     the body); their connection: close is honoured."""
+    if _memo_put(o, f, reason, headers):
+        return 0
+    return _compose_head(o, f, reason, headers)
+
+
+cdef int _compose_head(Out *o, Framing *f, object reason, object headers) except -1:
     global _cached_fields
     cdef bytes line, bname, bvalue
     cdef ConnectionField field
     cdef long long user_length = -1
     cdef bint user_date = False
     cdef bint cacheable
+    cdef bint any_fields = headers
     cdef Py_ssize_t start
-    cdef tuple cached = _cached_fields_for(headers) if headers else None
+    cdef Py_ssize_t head_start = o.length
+    cdef Py_ssize_t date_off = -1
+    cdef Framing key = f[0]
+    cdef tuple cached = _cached_fields_for(headers) if any_fields else None
+    memo_fields = None
+    if reason is None:
+        memo_fields = cached if cached is not None else (None if any_fields else _NO_FIELDS)
     line = _STATUS_LINES[f.status] if reason is None and 100 <= f.status < 600 else None
     if line is None:
         if reason is None:
@@ -228,7 +288,7 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
     if cached is not None:
         _out_bytes(o, <bytes>cached[1])
         user_date = cached[2]
-    elif headers:
+    elif any_fields:
         cacheable = type(headers) is list or type(headers) is tuple
         start = o.length
         if isinstance(headers, dict):
@@ -261,8 +321,11 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
         if cacheable:
             _cached_fields = (tuple(headers), PyBytes_FromStringAndSize(o.buf + start, o.length - start),
                               user_date)
+            if reason is None:
+                memo_fields = _cached_fields
     if not user_date:
         _refresh_date()
+        date_off = o.length - head_start + 6
         _out_field(o, b"date", 4, _date, 29)
     if f.length < 0:
         f.length = user_length
@@ -273,10 +336,14 @@ cdef int _build_head(Out *o, Framing *f, object reason, object headers) except -
         _out_put(o, b"transfer-encoding: chunked\r\n", 28)
     field = _connection_field(f)
     if field == CONN_CLOSE:
-        return _out_put(o, b"connection: close\r\n\r\n", 21)
-    if field == CONN_KEEP_ALIVE:
-        return _out_put(o, b"connection: keep-alive\r\n\r\n", 26)
-    return _out_put(o, b"\r\n", 2)
+        _out_put(o, b"connection: close\r\n\r\n", 21)
+    elif field == CONN_KEEP_ALIVE:
+        _out_put(o, b"connection: keep-alive\r\n\r\n", 26)
+    else:
+        _out_put(o, b"\r\n", 2)
+    if memo_fields is not None and o.length - head_start <= HEAD_MEMO_MAX:
+        _memo_store(o.buf + head_start, o.length - head_start, date_off, &key, f, memo_fields)
+    return 0
 
 
 cdef inline ConnectionField _connection_field(const Framing *f) noexcept:
