@@ -294,16 +294,11 @@ cdef class AppProtocol(HttpProtocol):
 
 # ---- _http_request.pxi -----------------------------------------------------------
 
-cdef enum:
-    # Header slots a Request holds in itself; more go in a bytes object.
-    REQUEST_SLOTS = 16
-
 @cython.final
 cdef class Request:
-    cdef bytes _head
-    cdef HeaderSlot *_slots          # in _few, or in _more
-    cdef HeaderSlot _few[REQUEST_SLOTS]
-    cdef bytes _more
+    cdef bytes _head                 # the head, then its header slots
+    cdef Py_ssize_t _head_len
+    cdef HeaderSlot *_slots          # in _head
     cdef Py_ssize_t _nheaders
     cdef int _method_id
     cdef Py_ssize_t _method_len

@@ -33,6 +33,11 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyBy
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
+
+cdef extern from "Python.h":
+    # Vectorcall with one argument (CPython 3.9+): what calling the app
+    # costs, without Cython's general call path.
+    object PyObject_CallOneArg(object func, object arg)
 from cpython.sequence cimport PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
 from cpython.tuple cimport PyTuple_GET_SIZE
 from libc.stdlib cimport calloc, free, malloc, realloc

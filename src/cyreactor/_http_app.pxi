@@ -248,19 +248,18 @@ cdef class AppProtocol(HttpProtocol):
             return 0
         req._body = _gathered_body(self._body)
         self._body = None
+        where = "the app"
         try:
-            response = core.app(req)
-        except Exception as exc:
-            return self._user_error(exc, "the app", req)
-        if type(response) is not Response and hasattr(response, "__await__"):
-            # async def app(request): later requests wait for its answer.
-            self._blocked |= B_RESPONSE
-            _start_task(self._conn._reactor, self._await_response(response, req))
-            return 0
-        try:
+            response = PyObject_CallOneArg(core.app, req)
+            if type(response) is not Response and hasattr(response, "__await__"):
+                # async def app(request): later requests wait for its answer.
+                self._blocked |= B_RESPONSE
+                _start_task(self._conn._reactor, self._await_response(response, req))
+                return 0
+            where = "the app's response"
             return self._respond(response, req)
         except Exception as exc:
-            return self._user_error(exc, "the app's response", req)
+            return self._user_error(exc, where, req)
 
     async def _await_response(self, awaitable, Request req):
         try:

@@ -131,7 +131,9 @@ cdef class Request:
     @property
     def raw_head(self):
         """The request head as received, bytes."""
-        return self._head
+        if self._head is None:
+            return None
+        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self._head), self._head_len)
 
     @property
     def peername(self):
@@ -174,27 +176,23 @@ cdef class Request:
 
 
 cdef Request _make_request(HttpProtocol proto):
+    # One bytes object holds the head and, after it, the parser's header
+    # slots: they are copied out of the parser's scratch (shared by every
+    # connection of this server) before any object that could start a
+    # garbage collection, and so run code, is made; a bytes object is not
+    # one.
     cdef HttpParser *p = &proto._ex.p
-    cdef Py_ssize_t n = p.nheaders
+    cdef Py_ssize_t slots_off = (p.head_len + 7) & ~7
+    cdef bytes head = PyBytes_FromStringAndSize(NULL, slots_off + sizeof(HeaderSlot) * p.nheaders)
+    cdef char *h = PyBytes_AS_STRING(head)
     cdef Request r
-    cdef HeaderSlot few[REQUEST_SLOTS]
-    cdef bytes more = None
-    # Copy the parser's scratch slots before any Python object that could
-    # start a garbage collection (and so run code) is made: the scratch is
-    # shared by every connection of this server. A bytes object is not one.
-    if n > REQUEST_SLOTS:
-        more = PyBytes_FromStringAndSize(<const char *>p.slots, sizeof(HeaderSlot) * n)
-    else:
-        memcpy(few, p.slots, sizeof(HeaderSlot) * n)
+    memcpy(h, p.head, p.head_len)
+    memcpy(h + slots_off, p.slots, sizeof(HeaderSlot) * p.nheaders)
     r = Request.__new__(Request)
-    if more is None:
-        memcpy(r._few, few, sizeof(HeaderSlot) * n)
-        r._slots = r._few
-    else:
-        r._more = more
-        r._slots = <HeaderSlot *>PyBytes_AS_STRING(more)
-    r._nheaders = n
-    r._head = PyBytes_FromStringAndSize(p.head, p.head_len)
+    r._head = head
+    r._head_len = p.head_len
+    r._slots = <HeaderSlot *>(h + slots_off)
+    r._nheaders = p.nheaders
     r._method_id = p.method
     r._method_len = p.method_len
     r._target_off = p.target_off
