@@ -307,7 +307,7 @@ cdef class Request:
     cdef int _version_minor
     cdef readonly bint keep_alive
     cdef readonly bint chunked
-    cdef readonly object content_length
+    cdef uint64_t _content_length
     cdef object _body
     cdef object _headers
     cdef object _target

@@ -70,7 +70,8 @@ class Headers:
 class Request:
     keep_alive: bool
     chunked: bool
-    content_length: int | None
+    @property
+    def content_length(self) -> int | None: ...
     @property
     def method(self) -> str: ...
     @property

@@ -49,13 +49,15 @@ cdef class _BodyWindow:
         pass
 
 
+cdef inline bint _wants_direct_body(const HttpParser *p) noexcept:
+    return not p.chunked and p.content_length >= DIRECT_BODY_MIN
+
+
 cdef object _direct_body(HttpProtocol proto):
-    # At HP_HEAD, for a body gathered whole: a long Content-Length body is
-    # made now (None if not) and read straight into place
-    # (get_buffer/buffer_updated). MemoryError if it cannot be made.
+    # At HP_HEAD, for a body gathered whole that _wants_direct_body(): it
+    # is made now and read straight into place (get_buffer/buffer_updated).
+    # MemoryError if it cannot be made.
     cdef HttpParser *p = &proto._ex.p
-    if p.chunked or p.content_length < DIRECT_BODY_MIN:
-        return None
     body = PyBytes_FromStringAndSize(NULL, <Py_ssize_t>p.content_length)
     proto._buffered = True
     return body
@@ -176,12 +178,13 @@ cdef class AppProtocol(HttpProtocol):
             if self._ex.p.expect_continue:
                 # The app is called with the whole body: it will be read.
                 self._conn.write_buffer(CONTINUE_100, 25)
-            try:
-                self._body = _direct_body(self)
-                self._body_len = 0
-            except MemoryError:
-                self._request = None
-                return self._send_error(503, "out of memory for the request body")
+            self._body_len = 0
+            if _wants_direct_body(&self._ex.p):
+                try:
+                    self._body = _direct_body(self)
+                except MemoryError:
+                    self._request = None
+                    return self._send_error(503, "out of memory for the request body")
             return 0
         w = self._writer = _make_writer(self, req)
         w._awaiting_continue = self._ex.p.expect_continue

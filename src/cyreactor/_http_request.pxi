@@ -129,6 +129,11 @@ cdef class Request:
         return self._body
 
     @property
+    def content_length(self):
+        """The Content-Length, 0 if none was sent; None for a chunked body."""
+        return None if self.chunked else self._content_length
+
+    @property
     def raw_head(self):
         """The request head as received, bytes."""
         if self._head is None:
@@ -200,6 +205,6 @@ cdef Request _make_request(HttpProtocol proto):
     r._version_minor = p.version_minor
     r.keep_alive = p.keep_alive
     r.chunked = p.chunked
-    r.content_length = None if p.chunked else p.content_length
+    r._content_length = p.content_length
     r._conn = proto._conn
     return r

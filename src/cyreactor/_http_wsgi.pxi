@@ -234,12 +234,13 @@ cdef class WsgiProtocol(HttpProtocol):
         else:
             if self._ex.p.expect_continue:
                 self._conn.write_buffer(CONTINUE_100, 25)
-            try:
-                self._body = _direct_body(self)
-                self._body_len = 0
-            except MemoryError:
-                self._job = None
-                return self._send_error(503, "out of memory for the request body")
+            self._body_len = 0
+            if _wants_direct_body(&self._ex.p):
+                try:
+                    self._body = _direct_body(self)
+                except MemoryError:
+                    self._job = None
+                    return self._send_error(503, "out of memory for the request body")
         return 0
 
     cpdef get_buffer(self, Py_ssize_t sizehint):
