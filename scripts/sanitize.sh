@@ -21,11 +21,13 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${SANITIZE_DIR:-/tmp/cyreactor-sanitize}"
 cc="${CC:-gcc}"
 
-rm -rf "$dir/src" "$dir/tests" "$dir/build" "$dir/reports"
+rm -rf "$dir/src" "$dir/tests" "$dir/bench" "$dir/build" "$dir/reports"
 mkdir -p "$dir/reports"
 cp "$here/setup.py" "$here/pyproject.toml" "$dir/"
 cp -r "$here/src" "$here/tests" "$dir/"
 [ -d "$here/scripts" ] && cp -r "$here/scripts" "$dir/"
+# tests/test_bench_load.py imports the load harness from bench/.
+cp -r "$here/bench" "$dir/"
 find "$dir/src" \( -name '*.so' -o -name '*.c' -o -name '*.html' \) -delete
 rm -rf "$dir/src/build"
 
