@@ -51,6 +51,36 @@ def test_kept_requests_read_after_later_pipelined_ones(start):
     assert [r.raw_head for r in seen] == [raw[:raw.index(b"\r\n\r\n") + 4] for raw in raws]
 
 
+def test_response_binds_arguments_alike_on_its_fast_path_and_the_general_one():
+    # Response(...) binds the usual calls itself and leaves the rest to the
+    # constructor Cython generated: keywords spelled with strings that are
+    # not interned take the general path. Both give the same fields, or the
+    # same error.
+    def spelled(name):
+        return "".join(list(name))          # equal, but not the interned string
+
+    fields = [(b"content-type", b"text/plain")]
+    calls = [((), {}), ((404,), {}), ((201, fields), {}), ((200, None, b"x"), {}),
+             ((), {"body": b"y"}), ((500,), {"headers": fields, "reason": "Oops"}),
+             ((), {"status": 204, "headers": None, "body": "", "reason": None}),
+             ((True,), {}), (("200",), {}), ((2 ** 40,), {}), ((1, 2, 3, 4), {}),
+             ((200,), {"status": 201}), ((), {"colour": "red"})]
+
+    def outcome(args, kwargs):
+        try:
+            r = cyhttp.Response(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the error is what is compared
+            return type(exc), str(exc)
+        return r.status, r.headers, r.body, r.reason
+
+    for args, kwargs in calls:
+        general = {spelled(k): v for k, v in kwargs.items()}
+        if not kwargs:
+            general[spelled("reason")] = None
+        assert outcome(args, kwargs) == outcome(args, general), (args, kwargs)
+    assert outcome((), {}) == (200, None, b"", None)
+
+
 def test_response_fields_follow_a_header_list_changed_in_place(start):
     # The head builder keeps the fields of the last list of constant tuples
     # serialized: the same list changed in place, new items, items that are

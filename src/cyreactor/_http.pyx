@@ -33,13 +33,8 @@ from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyBy
 from cpython.buffer cimport PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.object cimport PyObject
-
-cdef extern from "Python.h":
-    # Vectorcall with one argument (CPython 3.9+): what calling the app
-    # costs, without Cython's general call path.
-    object PyObject_CallOneArg(object func, object arg)
 from cpython.sequence cimport PySequence_Fast_GET_SIZE, PySequence_Fast_ITEMS
-from cpython.tuple cimport PyTuple_GET_SIZE
+from cpython.tuple cimport PyTuple_GET_ITEM, PyTuple_GET_SIZE
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memchr, memcmp, memcpy, memset
 from libc.time cimport time_t, tm
@@ -51,6 +46,16 @@ from cyreactor._httpparser cimport (
     refusal_reason, refusal_status,
 )
 from cyreactor._loop cimport Connection, Handler, Reactor
+
+cdef extern from "Python.h":
+    # Vectorcall (CPython 3.9+): calling the app with its one argument, and
+    # Response's own constructor (_http_response.pxi), without Cython's
+    # general call and argument parsing.
+    object PyObject_CallOneArg(object func, object arg)
+    ctypedef object (*vectorcallfunc)(PyObject *callable, PyObject **args, size_t nargsf, PyObject *kwnames)
+    Py_ssize_t PyVectorcall_NARGS(size_t nargsf)
+    ctypedef struct VectorcallType "PyTypeObject":
+        vectorcallfunc tp_vectorcall
 
 # The parser's Python view, importable from here too.
 from cyreactor._httpparser import DEFAULT_LIMITS, HttpParseError, RequestParser, parse_requests

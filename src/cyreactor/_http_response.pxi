@@ -22,6 +22,53 @@ cdef class Response:
         return f"<Response {self.status}>"
 
 
+# Response(...) is on every request of a function app: it is called through
+# _new_response, which binds the arguments of the usual calls itself
+# (positional, and keywords named by interned strings, as every call in
+# source code names them) and leaves anything else, and every error, to the
+# constructor Cython made (_generic_new), whose messages it keeps.
+cdef vectorcallfunc _generic_new = (<VectorcallType *>Response).tp_vectorcall
+cdef tuple _RESPONSE_PARAMS = tuple(sys.intern(name) for name in ("status", "headers", "body", "reason"))
+cdef object _DEFAULT_STATUS = 200
+cdef bytes _DEFAULT_BODY = b""
+
+
+cdef object _new_response(PyObject *cls, PyObject **args, size_t nargsf, PyObject *kwnames):
+    cdef Py_ssize_t n = PyVectorcall_NARGS(nargsf)
+    cdef Py_ssize_t i, j
+    cdef PyObject *key
+    cdef PyObject *value[4]
+    cdef Response r
+    if n > 3 or cls != <PyObject *>Response:
+        return _generic_new(cls, args, nargsf, kwnames)
+    value[0] = <PyObject *>_DEFAULT_STATUS
+    value[1] = <PyObject *>None
+    value[2] = <PyObject *>_DEFAULT_BODY
+    value[3] = <PyObject *>None
+    for i in range(n):
+        value[i] = args[i]
+    if kwnames != NULL:
+        for i in range(PyTuple_GET_SIZE(<tuple>kwnames)):
+            key = PyTuple_GET_ITEM(<tuple>kwnames, i)
+            j = n
+            while j < 4 and key != PyTuple_GET_ITEM(_RESPONSE_PARAMS, j):
+                j += 1
+            if j == 4:
+                return _generic_new(cls, args, nargsf, kwnames)
+            value[j] = args[n + i]
+    if type(<object>value[0]) is not int:
+        return _generic_new(cls, args, nargsf, kwnames)
+    r = Response.__new__(Response)
+    r.status = <object>value[0]
+    r.headers = <object>value[1]
+    r.body = <object>value[2]
+    r.reason = <object>value[3]
+    return r
+
+
+(<VectorcallType *>Response).tp_vectorcall = <vectorcallfunc>_new_response
+
+
 cdef inline object _as_bytes(object data):
     if type(data) is bytes:
         return data
