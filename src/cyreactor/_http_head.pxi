@@ -215,19 +215,21 @@ cdef object _memo_fields = None
 cdef object _NO_FIELDS = object()
 
 
+cdef inline object _memo_key(object cached, object headers):
+    # What a head without a reason phrase is memoized under: the cache entry
+    # of its fields (``cached``), or _NO_FIELDS; None if it cannot be.
+    if cached is not None:
+        return cached
+    return None if headers else _NO_FIELDS
+
+
 cdef bint _memo_put(Out *o, Framing *f, object reason, object headers) except -1:
     # The memoized head, if it is the one for these inputs: _build_head()'s
     # fast path, apart from _compose_head() so that a hit pays for none of
     # its locals.
-    cdef object fields
     if reason is not None or not _memo.length:
         return False
-    if headers is None:
-        fields = _NO_FIELDS
-    else:
-        fields = _cached_fields_for(headers)
-        if fields is None:
-            fields = None if headers else _NO_FIELDS
+    fields = _memo_key(_cached_fields_for(headers), headers)
     if (fields is not _memo_fields or f.status != _memo.key.status or f.length != _memo.key.length
             or f.http10 != _memo.key.http10 or f.keep_alive != _memo.key.keep_alive):
         return False
@@ -276,9 +278,7 @@ cdef int _compose_head(Out *o, Framing *f, object reason, object headers) except
     cdef Py_ssize_t date_off = -1
     cdef Framing key = f[0]
     cdef tuple cached = _cached_fields_for(headers) if any_fields else None
-    memo_fields = None
-    if reason is None:
-        memo_fields = cached if cached is not None else (None if any_fields else _NO_FIELDS)
+    memo_fields = _memo_key(cached, headers) if reason is None else None
     line = _STATUS_LINES[f.status] if reason is None and 100 <= f.status < 600 else None
     if line is None:
         if reason is None:

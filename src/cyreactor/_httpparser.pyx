@@ -23,73 +23,6 @@ from libc.string cimport memcmp, memcpy
 
 from cyreactor.http_options import OPTIONS, resolve
 
-# The scans over a head's bytes, sixteen at a time where SSE2 is (every
-# x86-64), a byte at a time elsewhere: a head is mostly long runs of
-# ordinary bytes, and a call to memchr() costs more than a short run.
-# Each returns the offset of the first byte that ends the run, or n.
-cdef extern from *:
-    """
-    #if defined(__SSE2__)
-    #include <emmintrin.h>
-    /* A mask bit per byte of v (of the sixteen at s) that ends the run. */
-    static inline int cyr_line_stops(__m128i v) {
-        return _mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(13)),
-                                              _mm_cmpeq_epi8(v, _mm_set1_epi8(10))));
-    }
-    /* x is v with each sign bit flipped: signed compares on it order the
-       bytes as unsigned. */
-    static inline int cyr_value_stops(__m128i v) {
-        __m128i x = _mm_xor_si128(v, _mm_set1_epi8((char)0x80));
-        __m128i ctl = _mm_andnot_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8(9)),
-                                       _mm_cmplt_epi8(x, _mm_set1_epi8((char)(0x20 ^ 0x80))));
-        return _mm_movemask_epi8(_mm_or_si128(ctl, _mm_cmpeq_epi8(v, _mm_set1_epi8(0x7f))));
-    }
-    static inline int cyr_target_stops(__m128i v) {
-        __m128i x = _mm_xor_si128(v, _mm_set1_epi8((char)0x80));
-        return _mm_movemask_epi8(_mm_or_si128(_mm_cmplt_epi8(x, _mm_set1_epi8((char)(0x21 ^ 0x80))),
-                                              _mm_cmpgt_epi8(x, _mm_set1_epi8((char)(0x7e ^ 0x80)))));
-    }
-    #define CYR_SIMD_SPAN(stops)                                                       \
-        for (; i + 16 <= n; i += 16) {                                                 \
-            int m = stops(_mm_loadu_si128((const __m128i *)(s + i)));                  \
-            if (m) return i + __builtin_ctz(m);                                        \
-        }
-    #else
-    #define CYR_SIMD_SPAN(stops)
-    #endif
-    /* Up to the first CR or LF. */
-    static inline Py_ssize_t cyr_line_span(const char *s, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-        CYR_SIMD_SPAN(cyr_line_stops)
-        for (; i < n; i++)
-            if (s[i] == 13 || s[i] == 10) return i;
-        return n;
-    }
-    /* Field-value bytes (RFC 9110 5.5): VCHAR, obs-text, SP, HTAB. */
-    static inline Py_ssize_t cyr_value_span(const char *s, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-        CYR_SIMD_SPAN(cyr_value_stops)
-        for (; i < n; i++) {
-            unsigned char c = (unsigned char)s[i];
-            if ((c < 0x20 && c != 9) || c == 0x7f) return i;
-        }
-        return n;
-    }
-    /* request-target bytes (RFC 9112 3.2): VCHAR, 0x21 to 0x7E. */
-    static inline Py_ssize_t cyr_target_span(const char *s, Py_ssize_t n) {
-        Py_ssize_t i = 0;
-        CYR_SIMD_SPAN(cyr_target_stops)
-        for (; i < n; i++) {
-            unsigned char c = (unsigned char)s[i];
-            if (c < 0x21 || c > 0x7e) return i;
-        }
-        return n;
-    }
-    """
-    Py_ssize_t cyr_line_span(const char *s, Py_ssize_t n) nogil
-    Py_ssize_t cyr_value_span(const char *s, Py_ssize_t n) nogil
-    Py_ssize_t cyr_target_span(const char *s, Py_ssize_t n) nogil
-
 # The limits this parser enforces and their defaults, from the one table.
 DEFAULT_LIMITS = {o.name: o.default for o in OPTIONS if o.parser}
 
@@ -165,70 +98,7 @@ cdef inline Py_ssize_t _refuse(HttpParser *p, Refusal code) noexcept nogil:
     p.refusal = code
     return 0
 
-# Byte classes (RFC 9110 5.6.2 token, 5.5 field-value, RFC 9112 3.2 target).
-cdef enum:
-    C_TCHAR = 1          # token character
-    C_VALUE = 2          # field-value byte: VCHAR, obs-text, SP, HTAB
-    C_TARGET = 4         # request-target byte: VCHAR (0x21-0x7E)
-    C_HEX = 8
-    C_SCHEME = 16        # ALPHA DIGIT + - .
-
-cdef unsigned char CLASS[256]
-
-
-cdef void _init_tables() noexcept:
-    cdef int c
-    cdef const char *tspecials = b"!#$%&'*+-.^_`|~"
-    for c in range(256):
-        CLASS[c] = 0
-        if 0x21 <= c <= 0x7E:
-            CLASS[c] |= C_TARGET | C_VALUE
-        if c >= 0x80 or c == 0x20 or c == 0x09:
-            CLASS[c] |= C_VALUE
-        if (c'0' <= c <= c'9') or (c'a' <= c <= c'z') or (c'A' <= c <= c'Z'):
-            CLASS[c] |= C_TCHAR | C_SCHEME
-        if (c'0' <= c <= c'9') or (c'a' <= c <= c'f') or (c'A' <= c <= c'F'):
-            CLASS[c] |= C_HEX
-    while tspecials[0]:
-        CLASS[<unsigned char>tspecials[0]] |= C_TCHAR
-        tspecials += 1
-    for c in b"+-.":
-        CLASS[c] |= C_SCHEME
-
-
-_init_tables()
-
-
-cdef inline bint _is(unsigned char c, unsigned char cls) noexcept nogil:
-    return (CLASS[c] & cls) != 0
-
-
-cdef inline bint _ieq(const char *s, Py_ssize_t n, const char *lower, Py_ssize_t m) noexcept nogil:
-    # ASCII case-insensitive compare of a token against a lower-case literal.
-    # ``c | 0x20`` maps only 'A'-'Z' onto letters here: the only other bytes
-    # it could map onto '-' or a digit are control bytes, which no token holds.
-    # Four bytes a step: the names compared are 4 to 17 bytes long.
-    cdef Py_ssize_t i = 0
-    cdef uint32_t a, b
-    if n != m:
-        return False
-    while i + 4 <= n:
-        memcpy(&a, s + i, 4)
-        memcpy(&b, lower + i, 4)
-        if (a | 0x20202020) != b:
-            return False
-        i += 4
-    while i < n:
-        if (<unsigned char>s[i] | 0x20) != <unsigned char>lower[i]:
-            return False
-        i += 1
-    return True
-
-
-cdef inline int _hexval(unsigned char c) noexcept nogil:
-    if c <= c'9':
-        return c - c'0'
-    return (c | 0x20) - c'a' + 10
+include "_httpbytes.pxi"       # byte classes, the scans over a head, name compares
 
 
 cdef int limits_from(HttpLimits *limits, object options) except -1:
@@ -492,7 +362,7 @@ cdef bint _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept no
     p.method = _parse_method(p, s, q - s)
     q += 1
     s = q
-    q += cyr_target_span(q, head + n - q)
+    q += _span(q, head + n - q, cyr_target_blocks(q, head + n - q), C_TARGET)
     if q == s or q[0] != c' ':
         return _refuse(p, R_INVALID_TARGET)
     p.target_off = s - head
@@ -530,7 +400,7 @@ cdef bint _parse_head(HttpParser *p, const char *head, Py_ssize_t n) noexcept no
         while q[0] == c' ' or q[0] == c'\t':
             q += 1
         value = q
-        q += cyr_value_span(q, head + n - q)
+        q += _span(q, head + n - q, cyr_value_blocks(q, head + n - q), C_VALUE)
         if q[0] != c'\r':
             # NUL and other controls (RFC 9110 5.5); a bare CR never gets here.
             return _refuse(p, R_INVALID_FIELD_VALUE)
@@ -650,7 +520,7 @@ cdef Py_ssize_t _feed_head(HttpParser *p, const char *data, Py_ssize_t length) n
         # any LF. The bytes before a bare LF count against the limits
         # first, as they would if they had arrived alone (same error, any
         # split).
-        run = cyr_line_span(data + i, length - i)
+        run = _span(data + i, length - i, cyr_line_blocks(data + i, length - i), C_LINE)
         end = data[i + run] if run < length - i else 0
         p.line_len += run
         p.head_seen += run
@@ -850,206 +720,4 @@ cdef Py_ssize_t parser_feed(HttpParser *p, const char *data, Py_ssize_t length) 
     return _feed_chunked(p, data, length)
 
 
-# ---------------------------------------------------------------- Python view
-
-class HttpParseError(Exception):
-    """A request the server refuses: ``status`` is the HTTP status it answers
-    with (then it closes the connection), ``reason`` a short explanation.
-    ``requests`` holds the requests completed before the refused one."""
-
-    def __init__(self, status, reason, requests=()):
-        super().__init__(status, reason)
-        self.status = status
-        self.reason = reason
-        self.requests = list(requests)
-
-    def __str__(self):
-        return f"{self.status} {self.reason}"
-
-
-cdef object parser_error(HttpParser *p):
-    return HttpParseError(refusal_status(p.refusal), refusal_reason(p.refusal).decode("ascii"))
-
-
-class ParsedRequest:
-    """One parsed request. Unpacks and compares as the 5-tuple
-    ``(method, target, version, headers, body)``: bytes, except headers, a
-    list of ``(name, value)`` bytes pairs as received (name case kept). Also
-    ``keep_alive``, ``expect_continue`` and ``chunked`` as the server decided
-    them."""
-
-    __slots__ = ("method", "target", "version", "headers", "body", "keep_alive",
-                 "expect_continue", "chunked")
-
-    def __init__(self, method, target, version, headers, body, keep_alive=True,
-                 expect_continue=False, chunked=False):
-        self.method = method
-        self.target = target
-        self.version = version
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
-        self.expect_continue = expect_continue
-        self.chunked = chunked
-
-    def _tuple(self):
-        return (self.method, self.target, self.version, self.headers, self.body)
-
-    def __iter__(self):
-        return iter(self._tuple())
-
-    def __len__(self):
-        return 5
-
-    def __getitem__(self, index):
-        return self._tuple()[index]
-
-    def __eq__(self, other):
-        if isinstance(other, (ParsedRequest, tuple)):
-            return self._tuple() == tuple(other)
-        return NotImplemented
-
-    __hash__ = None
-
-    def __repr__(self):
-        return "ParsedRequest%r" % (self._tuple(),)
-
-
-cdef class RequestParser:
-    """Incremental parser: ``feed(data)`` returns the requests it completed.
-
-    Refused input raises ``HttpParseError`` (its ``requests`` are those that
-    completed in the same feed before it), and every later feed raises it
-    again. After a request that does not keep the connection alive, further
-    input is ignored, as the server ignores it.
-    """
-    cdef HttpParser _p
-    cdef HttpLimits _limits
-    cdef HeaderSlot *_slots
-    cdef object _current
-    cdef object _body
-    cdef readonly bint closed
-
-    def __cinit__(self):
-        self._slots = NULL
-        limits_from(&self._limits, DEFAULT_LIMITS)
-        parser_init(&self._p, &self._limits, NULL)
-
-    def __init__(self, **limits):
-        """``limits``: any of DEFAULT_LIMITS' keys (the parser's options in
-        cyreactor.http_options)."""
-        unknown = set(limits) - set(DEFAULT_LIMITS)
-        if unknown:
-            raise TypeError(f"unknown limit(s): {', '.join(sorted(unknown))}")
-        limits_from(&self._limits, resolve(limits))
-        free(self._slots)
-        self._slots = <HeaderSlot *>realloc(NULL, sizeof(HeaderSlot) * self._limits.max_headers)
-        if self._slots == NULL:
-            raise MemoryError()
-        parser_free(&self._p)
-        parser_init(&self._p, &self._limits, self._slots)
-
-    def __dealloc__(self):
-        parser_free(&self._p)
-        free(self._slots)
-
-    @property
-    def buffered(self):
-        """Bytes of an incomplete head held in the parser's own buffer."""
-        return self._p.hlen
-
-    def feed(self, data):
-        cdef bytes raw = data if type(data) is bytes else bytes(data)
-        cdef const char *buf = raw
-        cdef Py_ssize_t length = len(raw)
-        cdef Py_ssize_t n
-        cdef list done = []
-        if self._slots == NULL:
-            raise RuntimeError("RequestParser.__init__ was not called")
-        while not self.closed:
-            n = parser_feed(&self._p, buf, length)
-            buf += n
-            length -= n
-            if self._p.event == HP_NEED_MORE:
-                break
-            elif self._p.event == HP_HEAD:
-                self._current = self._head_tuple()
-                self._body = bytearray()
-            elif self._p.event == HP_BODY:
-                self._body += PyBytes_FromStringAndSize(self._p.body, self._p.body_len)
-            elif self._p.event == HP_COMPLETE:
-                m, t, v, h, ka, ec, ch = self._current
-                done.append(ParsedRequest(m, t, v, h, bytes(self._body), ka, ec, ch))
-                self._current = self._body = None
-                if not ka:
-                    self.closed = True
-            else:
-                err = parser_error(&self._p)
-                err.requests = done
-                raise err
-        return done
-
-    cdef tuple _head_tuple(self):
-        cdef HttpParser *p = &self._p
-        cdef const char *h = p.head
-        cdef Py_ssize_t i
-        cdef list headers = []
-        for i in range(p.nheaders):
-            headers.append((
-                PyBytes_FromStringAndSize(h + self._slots[i].name_off, self._slots[i].name_len),
-                PyBytes_FromStringAndSize(h + self._slots[i].value_off, self._slots[i].value_len),
-            ))
-        return (
-            PyBytes_FromStringAndSize(h, p.method_len),
-            PyBytes_FromStringAndSize(h + p.target_off, p.target_len),
-            b"1.0" if p.version_minor == 0 else b"1.1",
-            headers,
-            p.keep_alive,
-            p.expect_continue,
-            p.chunked,
-        )
-
-
-def parse_requests(data, **limits):
-    """Parse ``data`` as everything a client sent on one connection.
-
-    Returns the complete requests, in order, as ``ParsedRequest`` tuples
-    ``(method, target, version, headers, body)``; raises ``HttpParseError``
-    for a request the server would refuse. Trailing incomplete input is
-    ignored (see ``RequestParser`` to feed input in pieces).
-    """
-    return RequestParser(**limits).feed(data)
-
-
-def _bench_feed(data, Py_ssize_t repeat):
-    """Benchmark helper: runs the C parser over ``data`` ``repeat`` times
-    (fresh state each time, no Python objects per request) and returns how
-    many requests completed. Raises HttpParseError on refused input."""
-    cdef bytes raw = data if type(data) is bytes else bytes(data)
-    cdef const char *buf0 = raw
-    cdef Py_ssize_t len0 = len(raw)
-    cdef const char *buf
-    cdef Py_ssize_t length, n, r
-    cdef Py_ssize_t done = 0
-    cdef HttpLimits limits
-    cdef HttpParser p
-    limits_from(&limits, DEFAULT_LIMITS)
-    for r in range(repeat):
-        parser_init(&p, &limits, NULL)
-        buf = buf0
-        length = len0
-        with nogil:
-            while True:
-                n = parser_feed(&p, buf, length)
-                buf += n
-                length -= n
-                if p.event == HP_COMPLETE:
-                    done += 1
-                elif p.event == HP_NEED_MORE or p.event == HP_ERROR:
-                    break
-        if p.event == HP_ERROR:
-            err = parser_error(&p)
-            parser_free(&p)
-            raise err
-        parser_free(&p)
-    return done
+include "_httpparser_view.pxi" # the Python view: RequestParser, parse_requests, HttpParseError
