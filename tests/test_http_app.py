@@ -23,9 +23,8 @@ from cyreactor.examples.kvstore import KVStore
 def test_kept_requests_read_after_later_pipelined_ones(start):
     # A Request's fields are made from its own copy of the head and header
     # slots when first read: a request kept by the app reads right after
-    # the parser has moved on to later requests on the same connection, and
-    # one with more fields than a Request holds in itself (REQUEST_SLOTS)
-    # reads right too.
+    # the parser has moved on to later requests on the same connection, one
+    # with many fields too.
     seen = []
 
     def app(request):
@@ -49,6 +48,77 @@ def test_kept_requests_read_after_later_pipelined_ones(start):
     assert (first.path, first.query, first.headers.get("x-only"), first.headers.get("x-f0")) == (
         "/first", "a=1", b"first", None)
     assert [r.raw_head for r in seen] == [raw[:raw.index(b"\r\n\r\n") + 4] for raw in raws]
+
+
+def test_requests_the_app_drops_or_keeps_each_read_as_their_own(start):
+    # The server reuses a Request nobody kept for the next one: what the
+    # app read of one (fields made on first access, the body, the client a
+    # trusted proxy names) must not show through in the next, whatever
+    # their head sizes, and a request the app kept must stay as it was.
+    kept = []
+
+    def app(request):
+        if "keep" in request.query:
+            kept.append(request)
+        seen = [request.method, request.target, request.headers["x-n"].decode(), len(request.headers),
+                request.body.decode(), request.client[0], len(request.raw_head)]
+        return cyhttp.Response(200, [("content-type", "application/json")], json.dumps(seen).encode())
+
+    def expected(i, head):
+        return ["POST" if i % 3 else "GET", target(i), str(i), 4 + (i % 5 == 2),
+                f"body{i}" if i % 3 else "", f"10.0.0.{i}", len(head)]
+
+    def target(i):
+        return f"/r{i}?i={i}" + ("&keep" if i % 4 == 1 else "")
+
+    port = start(app).port
+    big = b"X-Big: " + b"b" * 12000 + b"\r\n"
+    raws = []
+    for i in range(12):
+        body = b"body%d" % i if i % 3 else b""
+        raws.append(b"%s %s HTTP/1.1\r\nHost: h\r\nX-N: %d\r\nX-Forwarded-For: 10.0.0.%d\r\n%s"
+                    b"Content-Length: %d\r\n\r\n%s" % (b"POST" if body else b"GET", target(i).encode(), i, i,
+                                                       big if i % 5 == 2 else b"", len(body), body))
+    sock, reader = connect(port)
+    with sock:
+        for sends in ([b"".join(raws)], raws):      # pipelined, then one at a time
+            got = []
+            for data in sends:
+                sock.sendall(data)
+                got += [json.loads(reader.response()[2]) for _ in range(len(raws) // len(sends))]
+            assert got == [expected(i, raw[:raw.index(b"\r\n\r\n") + 4]) for i, raw in enumerate(raws)]
+    assert [(r.target, r.headers["x-n"], r.body, r.client[0]) for r in kept] == [
+        (target(i), b"%d" % i, b"body%d" % i if i % 3 else b"", f"10.0.0.{i}") for i in (1, 5, 9)] * 2
+
+
+def test_responses_the_app_keeps_or_shares_stay_as_made(start):
+    # A Response nobody kept once sent is reused by the next Response(...):
+    # one the app keeps, or returns again and again, must not change.
+    shared = cyhttp.Response(201, [("x-shared", "1")], b"shared")
+    kept = []
+
+    def app(request):
+        if request.path == "/shared":
+            return shared
+        response = cyhttp.Response(200 + len(kept), headers=[("x-path", request.path)], body=request.path.encode())
+        if request.path.startswith("/keep"):
+            kept.append(response)
+        return response
+
+    port = start(app).port
+    paths = ["/a", "/keep1", "/shared", "/b", "/keep2", "/shared", "/c", "/shared"]
+    sock, reader = connect(port)
+    with sock:
+        sock.sendall(b"".join(b"GET %s HTTP/1.1\r\nHost: h\r\n\r\n" % p.encode() for p in paths))
+        got = [reader.response() for _ in paths]
+    assert [(status, body) for status, _, body in got] == [
+        (200, b"/a"), (200, b"/keep1"), (201, b"shared"), (201, b"/b"), (201, b"/keep2"), (201, b"shared"),
+        (202, b"/c"), (201, b"shared")]
+    assert [dict(headers).get(b"x-path", b"shared") for _, headers, _ in got] == [
+        p.encode() if p != "/shared" else b"shared" for p in paths]
+    assert [(r.status, r.headers, r.body, r.reason) for r in kept] == [
+        (200, [("x-path", "/keep1")], b"/keep1", None), (201, [("x-path", "/keep2")], b"/keep2", None)]
+    assert (shared.status, shared.headers, shared.body) == (201, [("x-shared", "1")], b"shared")
 
 
 def test_response_binds_arguments_alike_on_its_fast_path_and_the_general_one():

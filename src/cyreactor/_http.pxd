@@ -141,6 +141,8 @@ cdef enum:
     # Exchanges kept for reuse by a core's connections: as many as take one
     # at once in a burst; beyond it, one given back is freed.
     SPARE_EXCHANGES = 64
+    # The largest head buffer a recycled Request keeps (ServerCore._spare_request).
+    SPARE_REQUEST_HEAD_MAX = 8192
 
 # What a connection holds only while a request is under way: taken when its
 # first byte arrives, given back when the connection goes idle
@@ -193,6 +195,9 @@ cdef class ServerCore:
     # The protocols counted in open_connections, each at its _live_at: a
     # slot of a list costs an idle connection 8 bytes, a set's entry ~50.
     cdef list _live
+    # The last Request that nobody kept once answered (the app returned and
+    # dropped it), with its head buffer: the next request's object.
+    cdef Request _spare_request
     cdef HttpMetrics _own_metrics    # the counters, unless attached to a scoreboard
     cdef HttpMetrics *_m             # the counters in use: &_own_metrics or a slot
     cdef object _m_owner             # keeps a slot's buffer exported while _m points into it
@@ -296,8 +301,9 @@ cdef class AppProtocol(HttpProtocol):
 
 @cython.final
 cdef class Request:
-    cdef bytes _head                 # the head, then its header slots
+    cdef char *_head                 # the head, then its header slots (malloc'd)
     cdef Py_ssize_t _head_len
+    cdef Py_ssize_t _head_cap        # _head's size: a recycled Request keeps it
     cdef HeaderSlot *_slots          # in _head
     cdef Py_ssize_t _nheaders
     cdef int _method_id

@@ -260,9 +260,12 @@ cdef class AppProtocol(HttpProtocol):
                 _start_task(self._conn._reactor, self._await_response(response, req))
                 return 0
             where = "the app's response"
-            return self._respond(response, req)
+            self._respond(response, req)
         except Exception as exc:
             return self._user_error(exc, where, req)
+        _recycle_response(response)
+        _recycle_request(core, req)
+        return 0
 
     async def _await_response(self, awaitable, Request req):
         try:

@@ -76,6 +76,9 @@ cdef class Request:
     def __init__(self):
         raise TypeError("Request objects are made by the server")
 
+    def __dealloc__(self):
+        free(self._head)
+
     @property
     def method(self):
         if self._method is None:
@@ -119,8 +122,7 @@ cdef class Request:
         cdef Headers h
         if self._headers is None:
             h = Headers.__new__(Headers)
-            h._items = (_fields(PyBytes_AS_STRING(self._head), self._slots, self._nheaders)
-                        if self._head is not None else [])
+            h._items = _fields(self._head, self._slots, self._nheaders) if self._head != NULL else []
             self._headers = h
         return self._headers
 
@@ -136,9 +138,9 @@ cdef class Request:
     @property
     def raw_head(self):
         """The request head as received, bytes."""
-        if self._head is None:
+        if self._head == NULL:
             return None
-        return PyBytes_FromStringAndSize(PyBytes_AS_STRING(self._head), self._head_len)
+        return PyBytes_FromStringAndSize(self._head, self._head_len)
 
     @property
     def peername(self):
@@ -175,26 +177,48 @@ cdef class Request:
         return self._conn.reactor if self._conn is not None else None
 
     def __repr__(self):
-        if self._head is None:
+        if self._head == NULL:
             return "<Request>"
         return f"<Request {self.method} {self.target} HTTP/{self.version}>"
 
 
 cdef Request _make_request(HttpProtocol proto):
-    # One bytes object holds the head and, after it, the parser's header
-    # slots: they are copied out of the parser's scratch (shared by every
+    # One buffer holds the head and, after it, the parser's header slots:
+    # they are copied out of the parser's scratch (shared by every
     # connection of this server) before any object that could start a
-    # garbage collection, and so run code, is made; a bytes object is not
-    # one.
+    # garbage collection, and so run code, is made. The core's spare
+    # Request, when there is one, makes no object at all.
     cdef HttpParser *p = &proto._ex.p
+    cdef ServerCore core = proto._core
     cdef Py_ssize_t slots_off = (p.head_len + 7) & ~7
-    cdef bytes head = PyBytes_FromStringAndSize(NULL, slots_off + sizeof(HeaderSlot) * p.nheaders)
-    cdef char *h = PyBytes_AS_STRING(head)
-    cdef Request r
+    cdef Py_ssize_t size = slots_off + <Py_ssize_t>sizeof(HeaderSlot) * p.nheaders
+    cdef Py_ssize_t cap = (size + 255) & ~255     # heads alike in size fit the spare's
+    cdef Request r = core._spare_request
+    cdef char *h
+    if r is not None:
+        core._spare_request = None
+        if r._head_cap < size:
+            free(r._head)
+            r._head_cap = 0
+            r._head = <char *>malloc(cap)
+            if r._head == NULL:
+                raise MemoryError()
+            r._head_cap = cap
+        h = r._head
+    else:
+        h = <char *>malloc(cap)
+        if h == NULL:
+            raise MemoryError()
     memcpy(h, p.head, p.head_len)
     memcpy(h + slots_off, p.slots, sizeof(HeaderSlot) * p.nheaders)
-    r = Request.__new__(Request)
-    r._head = head
+    if r is None:
+        try:
+            r = Request.__new__(Request)
+        except BaseException:
+            free(h)
+            raise
+        r._head = h
+        r._head_cap = cap
     r._head_len = p.head_len
     r._slots = <HeaderSlot *>(h + slots_off)
     r._nheaders = p.nheaders
@@ -208,3 +232,17 @@ cdef Request _make_request(HttpProtocol proto):
     r._content_length = p.content_length
     r._conn = proto._conn
     return r
+
+
+cdef inline void _recycle_request(ServerCore core, Request r) noexcept:
+    # ``r`` is answered and its caller holds the only reference: no app,
+    # task or traceback can see it again, so it becomes the next request.
+    if Py_REFCNT(r) != 1 or core._spare_request is not None or r._head_cap > SPARE_REQUEST_HEAD_MAX:
+        return
+    r._body = None
+    r._headers = None
+    r._target = None
+    r._method = None
+    r._resolved = None
+    r._conn = None
+    core._spare_request = r

@@ -31,6 +31,8 @@ cdef vectorcallfunc _generic_new = (<VectorcallType *>Response).tp_vectorcall
 cdef tuple _RESPONSE_PARAMS = tuple(sys.intern(name) for name in ("status", "headers", "body", "reason"))
 cdef object _DEFAULT_STATUS = 200
 cdef bytes _DEFAULT_BODY = b""
+# The last Response that nobody kept once sent: the next Response(...).
+cdef Response _spare_response = None
 
 
 cdef object _new_response(PyObject *cls, PyObject **args, size_t nargsf, PyObject *kwnames):
@@ -58,7 +60,12 @@ cdef object _new_response(PyObject *cls, PyObject **args, size_t nargsf, PyObjec
             value[j] = args[n + i]
     if type(<object>value[0]) is not int:
         return _generic_new(cls, args, nargsf, kwnames)
-    r = Response.__new__(Response)
+    global _spare_response
+    if _spare_response is not None:
+        r = _spare_response
+        _spare_response = None
+    else:
+        r = Response.__new__(Response)
     r.status = <object>value[0]
     r.headers = <object>value[1]
     r.body = <object>value[2]
@@ -67,6 +74,19 @@ cdef object _new_response(PyObject *cls, PyObject **args, size_t nargsf, PyObjec
 
 
 (<VectorcallType *>Response).tp_vectorcall = <vectorcallfunc>_new_response
+
+
+cdef inline void _recycle_response(object response) noexcept:
+    # ``response`` is sent and its caller holds the only reference.
+    global _spare_response
+    cdef Response r
+    if Py_REFCNT(response) != 1 or _spare_response is not None or type(response) is not Response:
+        return
+    r = <Response>response
+    r.headers = None
+    r.body = None
+    r.reason = None
+    _spare_response = r
 
 
 cdef inline object _as_bytes(object data):
