@@ -26,6 +26,7 @@ import datetime
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -387,8 +388,16 @@ def build_peers():
     subprocess.run(["sh", os.path.join(PEERS, "build.sh")], check=True)
 
 
+def _unwind(signum, frame):
+    raise SystemExit(128 + signum)
+
+
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
+    # Stopped from outside (kill, a CI timeout), load.py unwinds as on
+    # Ctrl-C: the finally blocks stop the server under test.
+    signal.signal(signal.SIGTERM, _unwind)
+    signal.signal(signal.SIGHUP, _unwind)
     peers, suites = registry.load()
     settings = parse_args(argv, suites)
     if not shutil.which("taskset"):

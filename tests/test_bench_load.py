@@ -2,8 +2,10 @@
 the default run; a whole `--quick` run (about a minute of load) under -m slow."""
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -125,3 +127,40 @@ def test_quick_run_writes_its_results(tmp_path):
     assert (tmp_path / "benchmarks-echo-c10.png").stat().st_size > 10_000
     text = (tmp_path / "benchmarks.md").read_text()
     assert "load.py:echo begin" in text and "load.py:http begin" in text
+
+
+def _children(pid):
+    found = []
+    for entry in os.listdir("/proc"):
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                if int(f.read().rsplit(")", 1)[1].split()[1]) == pid:
+                    found.append(int(entry))
+        except (ValueError, OSError, IndexError):
+            continue
+    return found
+
+
+@pytest.mark.slow
+def test_a_terminated_run_stops_the_server_it_started(tmp_path):
+    run = subprocess.Popen([sys.executable, os.path.join(BENCH, "load.py"), "--quick", "--suites", "http",
+                            "--servers", "cyreactor-demo", "--no-check", "--out", str(tmp_path)],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        for line in run.stdout:
+            if "[1/1 1/" in line:           # a measurement has begun: its server is up
+                break
+        servers = [pid for pid in _children(run.pid) if "cyreactor" in open(f"/proc/{pid}/cmdline").read()]
+        assert servers, "no server under load.py"
+        run.send_signal(signal.SIGTERM)
+        run.wait(timeout=30)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    deadline = time.monotonic() + 5
+    while any(os.path.exists(f"/proc/{pid}") for pid in servers) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    left = [pid for pid in servers if os.path.exists(f"/proc/{pid}")]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert not left and run.returncode == 128 + signal.SIGTERM
