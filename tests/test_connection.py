@@ -10,7 +10,7 @@ import time
 
 import pytest
 from support.net import recv_exactly, recv_until_eof
-from support.reactor import run_until, wait_for
+from support.reactor import ReactorThread, run_until, wait_for
 
 import cyreactor
 from cyreactor.examples.echo import BufferedEcho, Echo
@@ -127,6 +127,41 @@ def test_writelines_sends_everything_in_order(running):
 
     with socket.create_connection(serve(running, Writer)) as s:
         assert recv_until_eof(s) == b"a" * 10 + b"b" * 70000 + b"c" * 5
+
+
+def test_bulk_reads_reach_data_received_whole_each_in_a_bytes_of_its_own(errors):
+    # A read that fills the reactor's buffer switches the connection to
+    # receiving straight into the bytes objects data_received() gets: each
+    # must hold its own piece of the stream (kept pieces do not change),
+    # through short reads, a small message after a bulk one, and EOF.
+    reactor = cyreactor.Reactor(read_buffer_size=4096)
+    reactor.set_exception_handler(errors)
+    rt = ReactorThread(reactor).start()
+    pieces = []
+
+    class Keeper(Recorder):
+        def data_received(self, data):
+            pieces.append(data)
+            super().data_received(data)
+
+    h = Keeper()
+    try:
+        addr = serve(rt, lambda: h)
+        bulk = random.Random(7).randbytes((1 << 20) + 4097)
+        with socket.create_connection(addr) as s:
+            s.sendall(bulk)
+            wait_for(lambda: len(h.data) == len(bulk))
+            s.sendall(b"tail")
+            wait_for(lambda: len(h.data) == len(bulk) + 4)
+            s.sendall(bulk[:5000])
+            s.shutdown(socket.SHUT_WR)
+            assert h.lost.wait(5)
+    finally:
+        rt.stop()
+        reactor.close()
+    assert all(type(p) is bytes for p in pieces) and max(map(len, pieces)) == 4096
+    assert b"".join(pieces) == bytes(h.data) == bulk + b"tail" + bulk[:5000]
+    assert h.events == ["made", "eof", ("lost", None)]
 
 
 def test_peer_half_close_then_server_replies_and_closes(running):

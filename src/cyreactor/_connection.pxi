@@ -359,6 +359,8 @@ cdef class Connection(EventSource):
         self.handler = handler
         if not handler._buffered and _receives_into_own_buffer(handler):
             handler._buffered = True
+        if not handler._takes_bytes and _buffer_received_is_the_default(handler):
+            handler._takes_bytes = True
         self._update_interest()
         if not self._connecting and not self._handshaking:
             self._call_connection_made()
@@ -393,6 +395,8 @@ cdef class Connection(EventSource):
             return _filtered_readable(self)
         if self.handler._buffered:
             return self._read_into_handler()
+        if self._bulk and self.handler._takes_bytes:
+            return self._read_bytes()
         while True:
             n = _posix.recv(self._fd, reactor._rbuf, reactor._rbuf_size, 0)
             if n >= 0:
@@ -406,15 +410,48 @@ cdef class Connection(EventSource):
         if n == 0:
             return self._on_eof()
         reactor._st_bytes_in += <uint64_t>n
-        return self._deliver(reactor._rbuf, n)
+        self._bulk = n == reactor._rbuf_size
+        return self._deliver(reactor._rbuf, n, None)
 
-    cdef int _deliver(self, const char *data, Py_ssize_t length) except -1:
+    cdef int _read_bytes(self) except -1:
+        # A bulk transfer to a handler that takes bytes objects: received
+        # straight into the one it gets, not copied out of the shared buffer
+        # (a copy of every byte that a C server does not make).
+        cdef Reactor reactor = self._reactor
+        cdef Py_ssize_t size = reactor._rbuf_size
+        cdef Py_ssize_t n
+        cdef int err = 0
+        cdef PyObject *raw = _cpython.new_bytes(NULL, size)
+        while True:
+            n = _posix.recv(self._fd, _cpython.bytes_data(raw), size, 0)
+            if n >= 0 or errno != EINTR:
+                break
+        if n <= 0:
+            err = errno
+            Py_XDECREF(raw)
+            self._bulk = False
+            if n == 0:
+                return self._on_eof()
+            return 0 if err == EAGAIN else self._fail(_os_error(err))
+        if n < size:
+            _PyBytes_Resize(&raw, n)
+        data = <object>raw
+        Py_XDECREF(raw)
+        reactor._st_bytes_in += <uint64_t>n
+        self._bulk = n == size
+        return self._deliver(NULL, n, data)
+
+    cdef int _deliver(self, const char *data, Py_ssize_t length, object owned) except -1:
         # Received bytes (or decrypted plaintext) for the handler, with the
         # connection corked: its writes go out in one send when it returns.
+        # ``owned``: a bytes object holding them, for bytes_received().
         cdef Reactor reactor = self._reactor
         _cork_begin(reactor, self)
         try:
-            self.handler.buffer_received(data, length)
+            if owned is None:
+                self.handler.buffer_received(data, length)
+            else:
+                self.handler.bytes_received(owned)
         except BaseException as exc:
             # What the handler wrote before raising was accepted: it goes
             # out, as it would have without the cork.
@@ -431,7 +468,7 @@ cdef class Connection(EventSource):
         cdef Py_ssize_t used = 0, n
         if not self.handler._buffered:
             if self._reading and not self._closing:
-                self._deliver(data, length)
+                self._deliver(data, length, None)
                 return length
             return 0
         while used < length and self._reading and not self._closing:

@@ -12,7 +12,6 @@ run per connection or per future; everything else of the loop is in
 """
 
 cimport cython
-from cpython.bytes cimport PyBytes_FromStringAndSize
 
 from cyreactor._loop cimport Connection, Handler, Listener, Reactor
 
@@ -58,6 +57,7 @@ cdef class _ProtocolBridge(Handler):
 
     cdef int _set_protocol(self, object protocol) except -1:
         self._protocol = protocol
+        self._takes_bytes = True
         if isinstance(protocol, _BufferedProtocol):
             self._buffered = True
             self._get_buffer = protocol.get_buffer
@@ -123,9 +123,9 @@ cdef class _ProtocolBridge(Handler):
         if waiter is not None and not waiter.cancelled():
             waiter.set_result(None)
 
-    cdef int buffer_received(self, const char *data, Py_ssize_t length) except -1:
+    cdef int bytes_received(self, object data) except -1:
         try:
-            self._data_received(PyBytes_FromStringAndSize(data, length))
+            self._data_received(data)
         except BaseException as exc:
             self._fatal(exc, "Fatal error: protocol.data_received() call failed.")
         return 0

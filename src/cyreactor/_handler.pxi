@@ -49,7 +49,10 @@ cdef class Handler:
         """``nbytes`` bytes were received into the buffer from get_buffer()."""
 
     cdef int buffer_received(self, const char *data, Py_ssize_t length) except -1:
-        result = self.data_received(PyBytes_FromStringAndSize(data, length))
+        return self.bytes_received(PyBytes_FromStringAndSize(data, length))
+
+    cdef int bytes_received(self, object data) except -1:
+        result = self.data_received(data)
         if result is not None:
             _check_result(result, "data_received")
         return 0
@@ -59,6 +62,15 @@ cdef class Handler:
 
 
 cdef object _BASE_GET_BUFFER = getattr(Handler, "get_buffer")
+
+
+cdef inline bint _buffer_received_is_the_default(Handler handler) except -1:
+    # A class statement cannot override a cdef method: the nearest cdef
+    # class in the MRO says whose buffer_received() runs.
+    for base in type(handler).__mro__:
+        if not _cpython.PyType_HasFeature(base, _cpython.Py_TPFLAGS_HEAPTYPE):
+            return base is Handler
+    return False
 
 
 cdef inline bint _receives_into_own_buffer(Handler handler) except -1:

@@ -37,12 +37,20 @@ cdef class Handler:
     # the connection starts for a class that overrides get_buffer(), or by
     # a Cython handler itself.
     cdef bint _buffered
+    # True while received data goes to bytes_received(), the default
+    # buffer_received() only wrapping it in ``bytes``: then a bulk transfer
+    # is received straight into the bytes object, with no copy. Set when
+    # the connection starts for a class with the default buffer_received(),
+    # or by a Cython handler that overrides bytes_received() instead.
+    cdef bint _takes_bytes
 
     # Cython-level entry for received bytes. ``data`` points into the
     # reactor's shared read buffer and is valid only during the call: copy
-    # what must outlive it. The default wraps it in ``bytes`` and calls
-    # data_received(); a Cython handler overrides it to parse in place.
+    # what must outlive it. The default wraps it in ``bytes`` for
+    # bytes_received(); a Cython handler overrides it to parse in place.
     cdef int buffer_received(self, const char *data, Py_ssize_t length) except -1
+    # Received bytes as an object of their own: data_received() by default.
+    cdef int bytes_received(self, object data) except -1
 
     # The TLS handshake of an accepted connection failed before
     # connection_made() (``exc``, an ssl.SSLError): bytes to send in the
@@ -196,6 +204,7 @@ cdef class Connection(EventSource):
     cdef flag _tls_ready             # the TLS handshake is complete
     cdef flag _tls_peer_closed       # the peer's close_notify, or EOF, was seen
     cdef flag _tls_closing           # close_notify sent, waiting for the peer's
+    cdef flag _bulk                  # the last read filled the reactor's buffer
     # Packed after the flags with the queue's head index (4-byte aligned
     # both), it keeps the object in a smaller allocator size class.
     cdef _posix.sockaddr_in6 _peer_addr
@@ -242,7 +251,8 @@ cdef class Connection(EventSource):
     cdef int _call_connection_made(self) except -1
     cdef int _on_readable(self) except -1
     cdef int _read_into_handler(self) except -1
-    cdef int _deliver(self, const char *data, Py_ssize_t length) except -1
+    cdef int _read_bytes(self) except -1
+    cdef int _deliver(self, const char *data, Py_ssize_t length, object owned) except -1
     cdef Py_ssize_t _deliver_copy(self, const char *data, Py_ssize_t length) except -1
     cdef int _on_resumed(self) except -1
     cdef int _on_connected(self) except -1

@@ -102,7 +102,7 @@ cdef int _tls_input(Connection conn, const char *data, Py_ssize_t length) except
             else:
                 r = engine.read(&data, &length, plain, reactor._rbuf_size)
                 if r > 0:
-                    conn._deliver(plain, r)
+                    conn._deliver(plain, r, None)
                     if length == 0 and engine.wants_input():
                         return 0     # the read that would say TLS_WANT_READ is skipped
             if r == TLS_CLOSED:
