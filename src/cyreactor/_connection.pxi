@@ -395,8 +395,8 @@ cdef class Connection(EventSource):
             return _filtered_readable(self)
         if self.handler._buffered:
             return self._read_into_handler()
-        if self._bulk and self.handler._takes_bytes:
-            return self._read_bytes()
+        if self._bulk and self.handler._takes_bytes and self._read_bytes():
+            return 0
         while True:
             n = _posix.recv(self._fd, reactor._rbuf, reactor._rbuf_size, 0)
             if n >= 0:
@@ -410,18 +410,28 @@ cdef class Connection(EventSource):
         if n == 0:
             return self._on_eof()
         reactor._st_bytes_in += <uint64_t>n
-        self._bulk = n == reactor._rbuf_size
+        self._bulk = n >= BULK_READ or n == reactor._rbuf_size
         return self._deliver(reactor._rbuf, n, None)
 
     cdef int _read_bytes(self) except -1:
-        # A bulk transfer to a handler that takes bytes objects: received
-        # straight into the one it gets, not copied out of the shared buffer
-        # (a copy of every byte that a C server does not make).
+        # A bulk transfer to a handler that takes bytes objects: what is
+        # queued, if it is BULK_READ or more (or fills the read buffer), is
+        # received straight into the bytes object the handler gets instead
+        # of being copied out of the shared buffer (a copy of every byte
+        # that a C server does not make). The object is sized to what is
+        # queued: one of the read buffer's size, cut down after, would come
+        # from a fresh mmap each time. 1: the read is done; 0: read the
+        # usual way.
         cdef Reactor reactor = self._reactor
-        cdef Py_ssize_t size = reactor._rbuf_size
-        cdef Py_ssize_t n
-        cdef int err = 0
-        cdef PyObject *raw = _cpython.new_bytes(NULL, size)
+        cdef int queued = 0, err
+        cdef Py_ssize_t size, n
+        cdef PyObject *raw
+        if (_posix.ioctl(self._fd, _posix.FIONREAD, &queued) < 0
+                or queued < min(<Py_ssize_t>BULK_READ, reactor._rbuf_size)):
+            self._bulk = False
+            return 0
+        size = min(<Py_ssize_t>queued, reactor._rbuf_size)
+        raw = _cpython.new_bytes(NULL, size)
         while True:
             n = _posix.recv(self._fd, _cpython.bytes_data(raw), size, 0)
             if n >= 0 or errno != EINTR:
@@ -429,17 +439,18 @@ cdef class Connection(EventSource):
         if n <= 0:
             err = errno
             Py_XDECREF(raw)
-            self._bulk = False
             if n == 0:
-                return self._on_eof()
-            return 0 if err == EAGAIN else self._fail(_os_error(err))
+                self._on_eof()
+            elif err != EAGAIN:
+                self._fail(_os_error(err))
+            return 1
         if n < size:
             _PyBytes_Resize(&raw, n)
         data = <object>raw
         Py_XDECREF(raw)
         reactor._st_bytes_in += <uint64_t>n
-        self._bulk = n == size
-        return self._deliver(NULL, n, data)
+        self._deliver(NULL, n, data)
+        return 1
 
     cdef int _deliver(self, const char *data, Py_ssize_t length, object owned) except -1:
         # Received bytes (or decrypted plaintext) for the handler, with the

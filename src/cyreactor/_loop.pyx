@@ -69,6 +69,10 @@ cdef object _logger = logging.getLogger("cyreactor")
 cdef enum:
     DEFAULT_MAX_EVENTS = 1024
     DEFAULT_READ_BUFFER = 256 * 1024
+    # A read this large (or the whole read buffer, if smaller) makes the
+    # next one ask how much is queued: as much again or more goes straight
+    # into a bytes object of that size (Connection._read_bytes).
+    BULK_READ = 64 * 1024
     # Bounded so one busy listener cannot starve the connections it feeds.
     ACCEPT_BATCH = 128
     # Buffers gathered into one sendmsg(); well below IOV_MAX (1024).

@@ -102,6 +102,12 @@ cdef extern from "<sys/eventfd.h>" nogil:
     int eventfd(unsigned int initval, int flags)
 
 
+cdef extern from "<sys/ioctl.h>" nogil:
+    enum:
+        FIONREAD                     # bytes queued for reading on a socket
+    int ioctl(int fd, unsigned long request, ...)
+
+
 cdef extern from "<fcntl.h>" nogil:
     enum:
         O_NONBLOCK
