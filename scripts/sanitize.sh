@@ -23,7 +23,9 @@ cc="${CC:-gcc}"
 
 rm -rf "$dir/src" "$dir/tests" "$dir/bench" "$dir/build" "$dir/reports"
 mkdir -p "$dir/reports"
-cp "$here/setup.py" "$here/pyproject.toml" "$dir/"
+cp "$here/setup.py" "$here/pyproject.toml" "$here/README.md" "$dir/"
+# Tests check the README's examples and docs/HTTP.md against the code.
+rm -rf "$dir/docs" && cp -r "$here/docs" "$dir/"
 cp -r "$here/src" "$here/tests" "$dir/"
 [ -d "$here/scripts" ] && cp -r "$here/scripts" "$dir/"
 # tests/test_bench_load.py imports the load harness from bench/.

@@ -129,6 +129,11 @@ def test_quick_run_writes_its_results(tmp_path):
     assert "load.py:echo begin" in text and "load.py:http begin" in text
 
 
+def _cmdline(pid):
+    with open(f"/proc/{pid}/cmdline", "rb") as f:
+        return f.read()
+
+
 def _children(pid):
     found = []
     for entry in os.listdir("/proc"):
@@ -150,7 +155,7 @@ def test_a_terminated_run_stops_the_server_it_started(tmp_path):
         for line in run.stdout:
             if "[1/1 1/" in line:           # a measurement has begun: its server is up
                 break
-        servers = [pid for pid in _children(run.pid) if "cyreactor" in open(f"/proc/{pid}/cmdline").read()]
+        servers = [pid for pid in _children(run.pid) if b"cyreactor" in _cmdline(pid)]
         assert servers, "no server under load.py"
         run.send_signal(signal.SIGTERM)
         run.wait(timeout=30)

@@ -397,18 +397,9 @@ cdef class Connection(EventSource):
             return self._read_into_handler()
         if self._bulk and self.handler._takes_bytes and self._read_bytes():
             return 0
-        while True:
-            n = _posix.recv(self._fd, reactor._rbuf, reactor._rbuf_size, 0)
-            if n >= 0:
-                break
-            err = errno
-            if err == EINTR:
-                continue
-            if err == EAGAIN:
-                return 0
-            return self._fail(_os_error(err))
-        if n == 0:
-            return self._on_eof()
+        n = _recv(self._fd, reactor._rbuf, reactor._rbuf_size)
+        if n <= 0:
+            return self._read_nothing(n, errno)
         reactor._st_bytes_in += <uint64_t>n
         self._bulk = n >= BULK_READ or n == reactor._rbuf_size
         return self._deliver(reactor._rbuf, n, None)
@@ -423,34 +414,31 @@ cdef class Connection(EventSource):
         # from a fresh mmap each time. 1: the read is done; 0: read the
         # usual way.
         cdef Reactor reactor = self._reactor
-        cdef int queued = 0, err
+        cdef int queued = 0
         cdef Py_ssize_t size, n
-        cdef PyObject *raw
         if (_posix.ioctl(self._fd, _posix.FIONREAD, &queued) < 0
                 or queued < min(<Py_ssize_t>BULK_READ, reactor._rbuf_size)):
             self._bulk = False
             return 0
         size = min(<Py_ssize_t>queued, reactor._rbuf_size)
-        raw = _cpython.new_bytes(NULL, size)
-        while True:
-            n = _posix.recv(self._fd, _cpython.bytes_data(raw), size, 0)
-            if n >= 0 or errno != EINTR:
-                break
+        data = PyBytes_FromStringAndSize(NULL, size)
+        n = _recv(self._fd, PyBytes_AS_STRING(data), size)
         if n <= 0:
-            err = errno
-            Py_XDECREF(raw)
-            if n == 0:
-                self._on_eof()
-            elif err != EAGAIN:
-                self._fail(_os_error(err))
+            self._read_nothing(n, errno)
             return 1
         if n < size:
-            _PyBytes_Resize(&raw, n)
-        data = <object>raw
-        Py_XDECREF(raw)
+            data = data[:n]          # less than FIONREAD said: rare, so a copy
         reactor._st_bytes_in += <uint64_t>n
         self._deliver(NULL, n, data)
         return 1
+
+    cdef int _read_nothing(self, Py_ssize_t n, int err) except -1:
+        # A recv() that brought no data: 0 at EOF, or -1 with ``err``.
+        if n == 0:
+            return self._on_eof()
+        if err == EAGAIN:
+            return 0
+        return self._fail(_os_error(err))
 
     cdef int _deliver(self, const char *data, Py_ssize_t length, object owned) except -1:
         # Received bytes (or decrypted plaintext) for the handler, with the
@@ -510,22 +498,14 @@ cdef class Connection(EventSource):
         cdef Reactor reactor = self._reactor
         cdef Py_buffer view
         cdef Py_ssize_t n
-        cdef int err = 0
+        cdef int err
         if not _handler_buffer(self, &view):
             return 0
-        try:
-            while True:
-                n = _posix.recv(self._fd, view.buf, view.len, 0)
-                if n >= 0 or errno != EINTR:
-                    break
-            if n < 0:
-                err = errno
-        finally:
-            PyBuffer_Release(&view)
-        if n < 0:
-            return 0 if err == EAGAIN else self._fail(_os_error(err))
-        if n == 0:
-            return self._on_eof()
+        n = _recv(self._fd, view.buf, view.len)
+        err = errno
+        PyBuffer_Release(&view)
+        if n <= 0:
+            return self._read_nothing(n, err)
         reactor._st_bytes_in += <uint64_t>n
         return _buffer_updated(self, n)
 

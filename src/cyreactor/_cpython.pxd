@@ -1,8 +1,6 @@
 # CPython C-API declarations that Cython's own cpython/*.pxd do not ship.
 # Used as _cpython.NAME.
 
-from cpython.object cimport PyObject
-
 
 cdef extern from "Python.h":
     # Context variables (PEP 567): a callback runs inside the context that
@@ -12,11 +10,6 @@ cdef extern from "Python.h":
     int PyContext_Exit(object ctx) except -1
 
     bint PyCoro_CheckExact(object obj)
-
-    # A bytes object to fill, and shrink with _PyBytes_Resize(), which
-    # needs it as a PyObject * of its own.
-    PyObject *new_bytes "PyBytes_FromStringAndSize"(const char *v, Py_ssize_t length) except NULL
-    char *bytes_data "PyBytes_AS_STRING"(PyObject *o)
 
     # A class statement makes a heap type; a Cython cdef class is static.
     unsigned long Py_TPFLAGS_HEAPTYPE

@@ -66,8 +66,12 @@ cdef object _BASE_GET_BUFFER = getattr(Handler, "get_buffer")
 
 cdef inline bint _buffer_received_is_the_default(Handler handler) except -1:
     # A class statement cannot override a cdef method: the nearest cdef
-    # class in the MRO says whose buffer_received() runs.
-    for base in type(handler).__mro__:
+    # class in the MRO says whose buffer_received() runs. A cdef class
+    # (the HTTP server's protocols) is its own nearest, with no MRO walk.
+    cls = type(handler)
+    if not _cpython.PyType_HasFeature(cls, _cpython.Py_TPFLAGS_HEAPTYPE):
+        return cls is Handler
+    for base in cls.__mro__:
         if not _cpython.PyType_HasFeature(base, _cpython.Py_TPFLAGS_HEAPTYPE):
             return base is Handler
     return False

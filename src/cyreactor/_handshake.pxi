@@ -74,13 +74,9 @@ cdef int _filtered_readable(Connection conn) except -1:
         _tls_input(conn, NULL, 0)
         if conn._closed or not (conn._reading or conn._handshaking):
             return 0
-    while True:
-        n = _posix.recv(conn._fd, reactor._rbuf, reactor._rbuf_size, 0)
-        if n >= 0:
-            break
+    n = _recv(conn._fd, reactor._rbuf, reactor._rbuf_size)
+    if n < 0:
         err = errno
-        if err == EINTR:
-            continue
         if err == EAGAIN:
             return 0
         if conn._handshaking:

@@ -194,18 +194,8 @@ cdef Request _make_request(HttpProtocol proto):
     cdef Py_ssize_t size = slots_off + <Py_ssize_t>sizeof(HeaderSlot) * p.nheaders
     cdef Py_ssize_t cap = (size + 255) & ~255     # heads alike in size fit the spare's
     cdef Request r = core._spare_request
-    cdef char *h
-    if r is not None:
-        core._spare_request = None
-        if r._head_cap < size:
-            free(r._head)
-            r._head_cap = 0
-            r._head = <char *>malloc(cap)
-            if r._head == NULL:
-                raise MemoryError()
-            r._head_cap = cap
-        h = r._head
-    else:
+    cdef char *h = r._head if r is not None and r._head_cap >= size else NULL
+    if h == NULL:
         h = <char *>malloc(cap)
         if h == NULL:
             raise MemoryError()
@@ -217,6 +207,10 @@ cdef Request _make_request(HttpProtocol proto):
         except BaseException:
             free(h)
             raise
+    else:
+        core._spare_request = None
+    if r._head != h:
+        free(r._head)
         r._head = h
         r._head_cap = cap
     r._head_len = p.head_len

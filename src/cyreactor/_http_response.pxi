@@ -77,10 +77,11 @@ cdef object _new_response(PyObject *cls, PyObject **args, size_t nargsf, PyObjec
 
 
 cdef inline void _recycle_response(object response) noexcept:
-    # ``response`` is sent and its caller holds the only reference.
+    # ``response``, a Response (_respond() checked), is sent and its caller
+    # holds the only reference.
     global _spare_response
     cdef Response r
-    if Py_REFCNT(response) != 1 or _spare_response is not None or type(response) is not Response:
+    if Py_REFCNT(response) != 1 or _spare_response is not None:
         return
     r = <Response>response
     r.headers = None

@@ -204,7 +204,7 @@ cdef class Connection(EventSource):
     cdef flag _tls_ready             # the TLS handshake is complete
     cdef flag _tls_peer_closed       # the peer's close_notify, or EOF, was seen
     cdef flag _tls_closing           # close_notify sent, waiting for the peer's
-    cdef flag _bulk                  # the last read filled the reactor's buffer
+    cdef flag _bulk                  # the last read was BULK_READ or more (_read_bytes)
     # Packed after the flags with the queue's head index (4-byte aligned
     # both), it keeps the object in a smaller allocator size class.
     cdef _posix.sockaddr_in6 _peer_addr
@@ -252,6 +252,7 @@ cdef class Connection(EventSource):
     cdef int _on_readable(self) except -1
     cdef int _read_into_handler(self) except -1
     cdef int _read_bytes(self) except -1
+    cdef int _read_nothing(self, Py_ssize_t n, int err) except -1
     cdef int _deliver(self, const char *data, Py_ssize_t length, object owned) except -1
     cdef Py_ssize_t _deliver_copy(self, const char *data, Py_ssize_t length) except -1
     cdef int _on_resumed(self) except -1

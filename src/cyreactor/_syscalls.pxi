@@ -21,6 +21,16 @@ cdef inline double _monotonic() noexcept nogil:
     return <double>ts.tv_sec + <double>ts.tv_nsec * 1e-9
 
 
+cdef inline Py_ssize_t _recv(int fd, void *buf, Py_ssize_t size) noexcept nogil:
+    # recv(2), retried when a signal interrupts it: the bytes received, 0
+    # at EOF, or -1 with errno set.
+    cdef Py_ssize_t n
+    while True:
+        n = _posix.recv(fd, buf, size, 0)
+        if n >= 0 or errno != EINTR:
+            return n
+
+
 cdef inline int _close(int fd) noexcept nogil:
     # close(2) on Linux releases the descriptor even when it reports EINTR,
     # so it is never retried: a retry could close a descriptor reused by now.
